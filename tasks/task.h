@@ -62,6 +62,9 @@ class Task {
   virtual std::vector<Example> generate(Split split, uint64_t seed, int64_t first, int64_t count) const = 0;
   // readable rendering of one example for `deltabench sample` (decoded keys/values, expressions...)
   virtual std::string describe(const Example& ex) const;
+  // metadata keys whose values the metrics report accuracy for separately ("accuracy/<key>=<value>"),
+  // e.g. MQAR's mixture segments; only keys that vary across the evaluated set produce slices
+  virtual std::vector<std::string> slice_keys() const { return {}; }
 };
 
 struct TaskEntry {

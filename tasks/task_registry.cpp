@@ -7,14 +7,36 @@
 namespace db {
 
 // ---- associative recall and MAD (tasks/mqar.cpp, tasks/mad/*.cpp)
+const TaskEntry* mqar_task_entry();
+const TaskEntry* in_context_recall_task_entry();
+const TaskEntry* noisy_in_context_recall_task_entry();
+const TaskEntry* fuzzy_in_context_recall_task_entry();
+const TaskEntry* selective_copying_task_entry();
+const TaskEntry* compression_task_entry();
+const TaskEntry* memorization_task_entry();
 
 // ---- state tracking (tasks/state_tracking/*.cpp)
+const TaskEntry* parity_task_entry();
+const TaskEntry* modular_arithmetic_task_entry();
+const TaskEntry* modular_arithmetic_brackets_task_entry();
+const TaskEntry* word_problem_task_entry();
 
 const std::vector<const TaskEntry*>& task_registry() {
   static const std::vector<const TaskEntry*> table = {
       // associative recall and MAD
+      mqar_task_entry(),
+      in_context_recall_task_entry(),
+      noisy_in_context_recall_task_entry(),
+      fuzzy_in_context_recall_task_entry(),
+      selective_copying_task_entry(),
+      compression_task_entry(),
+      memorization_task_entry(),
 
       // state tracking
+      parity_task_entry(),
+      modular_arithmetic_task_entry(),
+      modular_arithmetic_brackets_task_entry(),
+      word_problem_task_entry(),
 
   };
   return table;
