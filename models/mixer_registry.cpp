@@ -3,11 +3,21 @@
 #include <fmt/format.h>
 
 #include "models/core/registry.h"
+#include "models/mixers/deltanet.h"
+#include "models/mixers/deltaproduct.h"
+#include "models/mixers/gated_deltanet.h"
+#include "models/mixers/linear_attention.h"
+#include "models/mixers/softmax_attention.h"
 
 namespace db {
 
 const std::vector<const MixerEntry*>& mixer_registry() {
   static const std::vector<const MixerEntry*> table = {
+      &softmax_attention_mixer_entry,
+      &linear_attention_mixer_entry,
+      &deltanet_mixer_entry,
+      &gated_deltanet_mixer_entry,
+      &deltaproduct_mixer_entry,
   };
   return table;
 }

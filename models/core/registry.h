@@ -21,6 +21,12 @@ namespace db {
 
 using OptionOverrides = std::map<std::string, OptionValue>;
 
+// one mixer choice in a model: its registry name and the user's model.mixer.<key> values
+struct MixerSpec {
+  std::string name;          // registry name, e.g. "deltanet"
+  OptionOverrides options;   // validated against the entry's option specs when the mixer is built
+};
+
 struct MixerEntry {
   std::string name;         // YAML value of model.mixer.name, e.g. "deltanet"
   std::string description;  // one line for `deltabench list`

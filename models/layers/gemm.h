@@ -1,0 +1,24 @@
+// gemm.h: row-major matrix products whose bits do not depend on the OpenMP thread count.
+//
+// Eigen's own GEMM threading picks its cache blocking (the split of the summed dimension) from the
+// number of threads, so `C = A * B` on 1 and on 2 threads can differ in the last bits. These
+// helpers cut C into fixed blocks of 32 rows, spread the blocks over threads, and evaluate each block
+// through a destination type whose MaxRowsAtCompileTime is 32, which makes Eigen take its serial
+// path (Eigen never parallelises a product whose destination has at most 32 rows at compile
+// time). Each block is then computed by the same serial code whatever the thread count. Packing
+// the other operand once per 32-row block costs a few percent.
+// Shapes: M rows of C, N columns of C, K the summed dimension; all buffers contiguous row-major.
+#pragma once
+
+#include "models/core/types.h"
+
+namespace db {
+
+// C[M,N] = A[M,K] * B[N,K]^T            (accumulate: C += ...)
+void gemm_nt(const real* A, const real* B, real* C, Index M, Index N, Index K, bool accumulate = false);
+// C[M,N] = A[M,K] * B[K,N]              (accumulate: C += ...)
+void gemm_nn(const real* A, const real* B, real* C, Index M, Index N, Index K, bool accumulate = false);
+// C[M,N] = A[K,M]^T * B[K,N]            (accumulate: C += ...)
+void gemm_tn(const real* A, const real* B, real* C, Index M, Index N, Index K, bool accumulate = false);
+
+}  // namespace db

@@ -1,0 +1,64 @@
+// head_norm.h: the mixers' output norm, a per-head RMSNorm with one weight shared by all heads,
+// optionally gated: y = rmsnorm(o_h) * w (* silu(gate_h)).
+//
+// fla's o_norm (RMSNorm(head_v_dim), or FusedRMSNormGated with the 'swish' activation when the
+// mixer has an output gate). Weight [V] `<name>.weight`, ones, no weight decay. o is [rows, H*V]
+// with heads contiguous inside a row, normalised as the [rows*H, V] view (rmsnorm.h), so the weight
+// gradient sums over rows and heads in a fixed order.
+// Shapes: rows = B*T, H heads, V value dim per head.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/core/module.h"
+#include "models/core/params.h"
+
+namespace db {
+
+class HeadNorm {
+ public:
+  HeadNorm(ParamArena& arena, const std::string& name, int heads, int head_dim, double eps = 1e-5);
+  int heads() const { return H_; }
+  int head_dim() const { return V_; }
+
+  // o [rows,H*V], gate [rows,H*V] or null (no gate) -> y [rows,H*V]; keeps o, gate and rstd
+  void forward(const real* o, const real* gate, real* y, Index rows);
+  // dy [rows,H*V] -> d_o [rows,H*V] (overwritten; may alias dy), dgate [rows,H*V] (overwritten;
+  // must not alias dy; may be null, and is not touched when the forward had no gate);
+  // the weight grad accumulates
+  void backward(const real* dy, real* d_o, real* dgate);
+
+  Param weight;  // [V]
+
+ private:
+  int H_, V_;
+  real eps_;
+  Index rows_ = 0;
+  bool gated_ = false;
+  std::vector<real> o_;        // [rows, H*V]
+  std::vector<real> gate_;     // [rows, H*V] (when gated)
+  std::vector<real> rstd_;     // [rows*H]
+  std::vector<real> scratch_;  // reduction partials
+};
+
+// Module wrapper for the gradient checker: input row = [o (H*V) | gate (H*V)] when gated, else o
+class HeadNormModule : public Module {
+ public:
+  HeadNormModule(ParamArena& arena, const std::string& name, int heads, int head_dim, bool gated, double eps = 1e-5);
+  int in_dim() const override { return (gated_ ? 2 : 1) * norm_.heads() * norm_.head_dim(); }
+  int out_dim() const override { return norm_.heads() * norm_.head_dim(); }
+  // x [B,T,in_dim] -> y [B,T,H*V]
+  void forward(const real* x, real* y, int B, int T) override;
+  // dy [B,T,H*V] -> dx [B,T,in_dim] (overwritten)
+  void backward(const real* dy, real* dx) override;
+
+  HeadNorm norm_;
+
+ private:
+  bool gated_;
+  Index rows_ = 0;
+  std::vector<real> o_, g_, do_, dg_;  // [rows, H*V] each
+};
+
+}  // namespace db

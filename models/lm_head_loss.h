@@ -1,0 +1,44 @@
+// lm_head_loss.h: the LM head and cross-entropy, evaluated only at labelled positions.
+//
+// MQAR labels a handful of positions per sequence and the state-tracking tasks one, so the model
+// gathers the final hidden rows that have a target ([M, D], M << B*T) and only those reach the
+// [N, D] head. Logits are never stored whole: rows go through in blocks (logits, log-softmax, the
+// gradient of the mean loss, dhidden = dlogits W, dW += dlogits^T h), which bounds memory at any
+// vocabulary and keeps the [block, N] tile in cache. The gradient is computed in the same pass as
+// the loss (the head is the last op), kept, and added into the parameter gradients by backward().
+// Blocks are split over threads statically and per-thread dW partials are summed in thread order,
+// so a given thread count always gives the same bits.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "models/core/types.h"
+
+namespace db {
+
+class LmHeadLoss {
+ public:
+  // hidden [M, D], weight [N, D], bias [N] or null, targets [M] in [0, N).
+  // Returns the summed cross-entropy; writes argmax [M] if non-null. When grad_scale != 0 the
+  // gradient of grad_scale * sum(loss) is prepared for backward(): dhidden [M, D] and dW [N, D].
+  double forward(const real* hidden, int64_t M, int D, const real* weight, const real* bias, int N,
+                 const int32_t* targets, int32_t* argmax, real grad_scale);
+  // adds the prepared dW into dweight [N, D] and dbias [N] (if non-null); returns dhidden [M, D]
+  const real* backward(real* dweight, real* dbias);
+
+  // logits for all rows (used by `deltabench forward`): hidden [M, D] -> logits [M, N]
+  static void logits(const real* hidden, int64_t M, int D, const real* weight, const real* bias, int N,
+                     real* out);
+
+ private:
+  int64_t M_ = 0;
+  int D_ = 0, N_ = 0;
+  bool has_grad_ = false;
+  std::vector<real> dhidden_;                   // [M, D]
+  std::vector<std::vector<real>> dweight_part_;  // per thread [N, D]
+  std::vector<std::vector<real>> dbias_part_;    // per thread [N]
+  std::vector<std::vector<real>> tile_;          // per thread [block, N]
+};
+
+}  // namespace db
