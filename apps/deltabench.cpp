@@ -1,4 +1,96 @@
 // deltabench: command-line entry point (run, table, list, sample, eval, forward).
-#include <cstdio>
+//
+// Only flag parsing lives here; each subcommand is a function in harness/ so tests can call it
+// directly. Exit codes everywhere: 0 success, 1 a failure while working (a run failed, a file
+// could not be written), 2 bad input (flags, experiment files, --set values). Data goes to stdout;
+// progress, the settings table and errors go to stderr.
+#include <CLI/CLI.hpp>
 
-int main() { std::puts("deltabench"); return 0; }
+#include <iostream>
+
+#include "harness/component_catalog.h"
+#include "harness/inference.h"
+#include "harness/list_command.h"
+#include "harness/run_command.h"
+#include "harness/sample_command.h"
+#include "harness/shard.h"
+#include "harness/table_command.h"
+#include "harness/trainer.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"deltabench: train linear-attention-family mixers on synthetic benchmarks and tabulate the results"};
+  app.set_version_flag("--version", std::string("deltabench ") + DELTABENCH_VERSION + " (git " + DELTABENCH_GIT_SHA + ")");
+  app.require_subcommand(1);
+
+  db::RunCommandArgs run;
+  auto* run_cmd = app.add_subcommand("run", "run (or resume) an experiment's sweep");
+  run_cmd->add_option("file", run.file, "experiment YAML file")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("--profile", run.profile, "named profile of the file (e.g. quick, full)");
+  run_cmd->add_option("--set", run.sets, "override a key, e.g. --set train.lr=1e-3 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run_cmd->add_option("--out", run.out, "results folder (default results/<name>)");
+  run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--shard", run.shard, "run only slice i of n (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT");
+  run_cmd->add_flag("--dry-run", run.dry_run, "print the expanded runs and their count, train nothing");
+  run_cmd->add_flag("--quiet", run.quiet, "no progress output");
+
+  db::TableArgs table;
+  auto* table_cmd = app.add_subcommand("table", "pivot runs.csv into table.md and table.csv (defaults from the report section)");
+  table_cmd->add_option("results", table.results, "results folder (results/<name>) or a runs.csv file")->required();
+  table_cmd->add_option("--rows", table.rows, "keys forming the rows, e.g. model.mixer.name")->delimiter(',');
+  table_cmd->add_option("--cols", table.cols, "keys forming the columns, e.g. model.d_model")->delimiter(',');
+  table_cmd->add_option("--value", table.value, "metric column shown (default report.value, else score)");
+  table_cmd->add_option("--best-over", table.best_over, "keys to take the best value over, e.g. train.lr")->delimiter(',');
+  table_cmd->add_option("--mean-over", table.mean_over, "keys to average over, e.g. seed")->delimiter(',');
+
+  bool list_markdown = false;
+  auto* list_cmd = app.add_subcommand("list", "list tasks, mixers and every model.* / train.* key with defaults");
+  list_cmd->add_flag("--markdown", list_markdown, "print markdown tables (docs/yaml-reference.md)");
+
+  db::SampleArgs sample;
+  auto* sample_cmd = app.add_subcommand("sample", "print examples of a task");
+  sample_cmd->add_option("task", sample.task, "task name (see deltabench list)")->required();
+  sample_cmd->add_option("--set", sample.sets, "task option, e.g. --set seq_len=64 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sample_cmd->add_option("-n", sample.n, "number of examples")->check(CLI::NonNegativeNumber);
+  sample_cmd->add_option("--split", sample.split, "train or test")->check(CLI::IsMember({"train", "test"}));
+  sample_cmd->add_option("--seed", sample.seed, "base seed (as in an experiment's seeds)");
+  sample_cmd->add_option("--format", sample.format, "text or jsonl")->check(CLI::IsMember({"text", "jsonl"}));
+
+  db::EvalArgs eval;
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate a finished run's checkpoint");
+  eval_cmd->add_option("run_dir", eval.run_dir, "run folder (results/<name>/runs/<slug>-<hash>)")->required()->check(CLI::ExistingDirectory);
+  eval_cmd->add_option("--set", eval.sets, "change a task key for evaluation, e.g. task.seq_len=512")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  eval_cmd->add_option("--split", eval.split, "train or test")->check(CLI::IsMember({"train", "test"}));
+  eval_cmd->add_option("-n", eval.num_examples, "examples to evaluate (0 = the whole split)");
+  eval_cmd->add_option("--seed", eval.seed, "data seed (0 = the run's seed)");
+  eval_cmd->add_flag("--json", eval.json, "print metrics as JSON");
+
+  db::ForwardArgs forward;
+  auto* forward_cmd = app.add_subcommand("forward", "run a trained model on given tokens");
+  forward_cmd->add_option("run_dir", forward.run_dir, "run folder holding the checkpoint")->required()->check(CLI::ExistingDirectory);
+  forward_cmd->add_option("--tokens", forward.tokens, "space-separated token ids, or - for one sequence per stdin line")->required();
+  forward_cmd->add_option("--top-k", forward.top_k, "predictions per position")->check(CLI::PositiveNumber);
+  forward_cmd->add_flag("--json", forward.json, "JSON lines output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; everything else is bad input
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  try {
+    if (*run_cmd) {
+      run.env = db::slurm_environment();
+      return db::run_command(run, db::train_run, db::registry_catalog(), std::cout, std::cerr);
+    }
+    if (*table_cmd) return db::table_command(table, std::cout, std::cerr);
+    if (*list_cmd) return db::list_command(list_markdown, std::cout);
+    if (*sample_cmd) return db::sample_command(sample, std::cout, std::cerr);
+    if (*eval_cmd) return db::eval_command(eval, std::cout, std::cerr);
+    if (*forward_cmd) return db::forward_command(forward, std::cout, std::cerr);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 1;
+  }
+  return 2;
+}

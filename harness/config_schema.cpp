@@ -42,6 +42,7 @@ const OptionSpecs& train_option_specs() {
       {"warmup_fraction", 0.0, "warm-up as a fraction of all steps (used when warmup_steps is 0)"},
       {"min_lr", 0.0, "learning rate at the end of the cosine"},
       {"batch_size", int64_t{64}, "training batch size"},
+      {"shuffle", true, "reshuffle the training set every epoch (MAD); false replays it in order (Zoology)"},
       {"eval_batch_size", int64_t{0}, "evaluation batch size; 0 = batch_size"},
       {"epochs", int64_t{0}, "passes over the training set (0: use steps)"},
       {"steps", int64_t{0}, "optimizer steps (0: use epochs)"},

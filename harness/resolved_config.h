@@ -12,13 +12,9 @@
 #include <vector>
 
 #include "common/options.h"
+#include "models/core/registry.h"  // MixerSpec
 
 namespace db {
-
-struct MixerSpec {
-  std::string name;                            // registry name, e.g. "deltanet"
-  std::map<std::string, OptionValue> options;  // the user's model.mixer.<key> values (validated)
-};
 
 struct ResolvedConfig {
   std::string experiment;                   // experiment name (results/<experiment>/)

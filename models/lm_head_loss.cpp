@@ -23,7 +23,9 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
                            const int32_t* targets, int32_t* argmax, real grad_scale) {
   M_ = M, D_ = D, N_ = N;
   has_grad_ = grad_scale != real(0);
-  const int threads = omp_get_max_threads();
+  // small heads (a few labelled rows) run on one thread: forking would cost more than the work
+  const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
+  const int threads = blocks > 1 && M * N * D >= (int64_t(1) << 20) ? std::min<int>(omp_get_max_threads(), blocks) : 1;
   if (static_cast<int>(tile_.size()) < threads) tile_.resize(threads);
   if (has_grad_) {
     dhidden_.resize(static_cast<size_t>(M) * D);
@@ -34,7 +36,6 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
       if (bias) dbias_part_[t].assign(N, real(0));
     }
   }
-  const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
   std::vector<double> block_loss(blocks, 0.0);
   ConstMatMap W(weight, N, D);
 
@@ -83,7 +84,7 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
 const real* LmHeadLoss::backward(real* dweight, real* dbias) {
   if (!has_grad_) return nullptr;
   // sum the per-thread partials in thread order; split over the weight rows
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(N_) * D_ >= 65536)
   for (int64_t row = 0; row < N_; ++row)
     for (const auto& part : dweight_part_)
       for (int d = 0; d < D_; ++d) dweight[row * D_ + d] += part[row * D_ + d];

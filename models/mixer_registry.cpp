@@ -6,6 +6,7 @@
 #include "models/mixers/deltanet.h"
 #include "models/mixers/deltaproduct.h"
 #include "models/mixers/gated_deltanet.h"
+#include "models/mixers/gated_linear_attention.h"
 #include "models/mixers/linear_attention.h"
 #include "models/mixers/softmax_attention.h"
 
@@ -18,6 +19,7 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       &deltanet_mixer_entry,
       &gated_deltanet_mixer_entry,
       &deltaproduct_mixer_entry,
+      &gated_linear_attention_mixer_entry,
   };
   return table;
 }

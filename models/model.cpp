@@ -126,7 +126,7 @@ void Model::forward_trunk(const int32_t* tokens, int B, int T) {
 
   real* x = acts_[0].data();
   const real* E = embedding_.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t r = 0; r < int64_t(B) * T; ++r) {
     std::copy_n(E + size_t(tokens_[r]) * D, D, x + r * D);
     if (position_.valid()) {

@@ -50,8 +50,8 @@ struct DeltaRuleInputs {
   Index positions() const { return T * n_h; }
 };
 
-// Gradient outputs (all overwritten). dg is written only when inputs.g is given; nullptr for dh0
-// skips it. dq, dk, dv, dbeta are required.
+// Gradient outputs (all overwritten). dq, dk, dv, dbeta are required; dg is required (and written)
+// exactly when inputs.g is given; dh0 = nullptr skips it.
 struct DeltaRuleGrads {
   real* dq = nullptr;     // [T, K]
   real* dk = nullptr;     // [P, K]

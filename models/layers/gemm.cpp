@@ -1,6 +1,8 @@
 // gemm.cpp: fixed-block, thread-count-independent products (see gemm.h).
 #include "models/layers/gemm.h"
 
+#include <algorithm>
+
 #include "models/layers/parallel.h"
 
 namespace db {
@@ -42,11 +44,23 @@ void gemm_nn(const real* A, const real* B, real* C, Index M, Index N, Index K, b
 
 void gemm_tn(const real* A, const real* B, real* C, Index M, Index N, Index K, bool accumulate) {
   if (M == 0 || N == 0) return;
+  if (!accumulate) std::fill(C, C + M * N, real(0));
+  // K is the long dimension here (B*T rows in a weight gradient): walk it in fixed chunks, outer,
+  // so the [chunk, N] slice of B stays in cache while every 32-row block of C takes its share;
+  // each C entry sums the chunks in order, whatever the thread count
+  constexpr Index kDepthChunk = 256;
+  const Index nb = num_blocks(M, kRowBlock);
   ConstMatMap a(A, K, M);  // [K,M]
   ConstMatMap b(B, K, N);  // [K,N]
-  parallel_blocks(M, kRowBlock, M * N * K, [&](Index m0, Index m1) {
-    assign_block(C + m0 * N, m1 - m0, N, a.middleCols(m0, m1 - m0).transpose(), b, accumulate);
-  });
+#pragma omp parallel if (nb > 1 && M * N * K >= kMinParallelWork)
+  for (Index k0 = 0; k0 < K; k0 += kDepthChunk) {
+    const Index kc = std::min(kDepthChunk, K - k0);
+#pragma omp for schedule(static)
+    for (Index blk = 0; blk < nb; ++blk) {
+      const Index m0 = blk * kRowBlock, mb = std::min(kRowBlock, M - m0);
+      assign_block(C + m0 * N, mb, N, a.block(k0, m0, kc, mb).transpose(), b.middleRows(k0, kc), true);
+    }
+  }
 }
 
 }  // namespace db

@@ -12,6 +12,9 @@ namespace db {
 
 namespace {
 
+// below this many state updates (B*H*T*K*V*n_h) a forward runs on one thread: forking costs more
+constexpr int64_t kParallelWork = int64_t(1) << 16;
+
 // A ~ U(0, 16), A_log = log A (fla/layers/gated_deltanet.py)
 void init_A_log(real* data, size_t n, Rng& rng) {
   for (size_t i = 0; i < n; ++i) data[i] = static_cast<real>(std::log(std::max(rng.uniform(0.0, 16.0), 1e-4)));
@@ -212,8 +215,10 @@ void DeltaFamilyMixer::forward_stateful(const real* x, real* y, int B, int T, co
   const real* ones = b_proj_ ? nullptr : ones_for(P).data();
   const real beta_scale = cfg_.negative_eigen ? real(2) : real(1);
   const real eps = static_cast<real>(kL2NormEps);
+  // one thread per (batch, head) sequence once there is enough work to pay for the fork
+  const bool parallel = BH > 1 && int64_t(BH) * T * K_ * V_ * nh_ >= kParallelWork;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int bh = 0; bh < BH; ++bh) {
     const int b = bh / H_, h = bh % H_;
     for (int t = 0; t < T; ++t) {
@@ -299,8 +304,9 @@ void DeltaFamilyMixer::backward_stateful(const real* dy, const real* dstate_out,
   sized(dqc_, rows * HK), sized(dkc_, rows * nh_ * HK), sized(dvc_, rows * nh_ * HV);
   const real* ones = b_proj_ ? nullptr : ones_for(P).data();
   const real beta_scale = cfg_.negative_eigen ? real(2) : real(1);
+  const bool parallel = BH > 1 && int64_t(BH) * T * K_ * V_ * nh_ >= kParallelWork;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int bh = 0; bh < BH; ++bh) {
     const int b = bh / H_, h = bh % H_;
     for (int t = 0; t < T; ++t)

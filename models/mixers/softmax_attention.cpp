@@ -49,7 +49,7 @@ void SoftmaxAttentionMixer::forward_stateful(const real* x, real* y, int B, int 
   probs_.assign(size_t(B) * H_ * T * T, real(0));
   const real scale = static_cast<real>(1.0 / std::sqrt(static_cast<double>(K_)));
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(B) * H_ * T * T * K_ >= (int64_t(1) << 16))
   for (int bh = 0; bh < B * H_; ++bh) {
     const int b = bh / H_, h = bh % H_;
     const Index off = Index(b) * T * HK + h * K_;
@@ -86,7 +86,7 @@ void SoftmaxAttentionMixer::backward_stateful(const real* dy, const real* dstate
   o_proj_->apply_backward(att_.data(), dy, datt_.data(), rows, false);
   const real scale = static_cast<real>(1.0 / std::sqrt(static_cast<double>(K_)));
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(B) * H_ * T * T * K_ >= (int64_t(1) << 16))
   for (int bh = 0; bh < B * H_; ++bh) {
     const int b = bh / H_, h = bh % H_;
     const Index off = Index(b) * T * HK + h * K_;

@@ -25,7 +25,7 @@ void AdamW::step(double lr) {
   const real* g = arena_.grad();
   const int64_t n = static_cast<int64_t>(arena_.size());
   // elementwise, so any thread split gives identical results
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 65536)
   for (int64_t i = 0; i < n; ++i) {
     const double gi = g[i];
     const double mi = b1 * m_[i] + (1.0 - b1) * gi;
@@ -45,7 +45,7 @@ double gradient_norm(const ParamArena& arena) {
   const int64_t n = static_cast<int64_t>(arena.size());
   const real* g = arena.grad();
   double partial[kBlocks] = {};
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 65536)
   for (int64_t b = 0; b < kBlocks; ++b) {
     const int64_t lo = n * b / kBlocks, hi = n * (b + 1) / kBlocks;
     double s = 0.0;
@@ -63,7 +63,7 @@ double clip_gradient_norm(ParamArena& arena, double max_norm) {
     const real scale = static_cast<real>(max_norm / (norm + 1e-6));
     real* g = arena.grad();
     const int64_t n = static_cast<int64_t>(arena.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= 65536)
     for (int64_t i = 0; i < n; ++i) g[i] *= scale;
   }
   return norm;

@@ -385,17 +385,17 @@ TEST(PositionEmbedding, OffsetContinuesPositions) {
 
 // ---- thread-count independence ----
 
-struct Run {
+struct LayerRun {
   std::vector<real> y, dx, grads;
 };
 
 // forward + backward of m on fixed inputs with `threads` OpenMP threads
-Run run_with_threads(Module& m, ParamArena& arena, int threads, int B, int T) {
+LayerRun run_with_threads(Module& m, ParamArena& arena, int threads, int B, int T) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   Rng rng(99);
   const auto x = randn(size_t(B) * T * m.in_dim(), rng), dy = randn(size_t(B) * T * m.out_dim(), rng);
-  Run r;
+  LayerRun r;
   r.y.resize(dy.size());
   r.dx.resize(x.size());
   arena.zero_grad();
@@ -420,14 +420,14 @@ TEST(Threads, LayersGiveTheSameBitsWithOneAndTwoThreads) {
   constexpr int B = 4, T = 150, D = 64;
   using Factory = std::function<std::unique_ptr<Module>(ParamArena&)>;
   const std::vector<std::pair<std::string, Factory>> layers = {
-      {"linear", [](ParamArena& a) { return std::make_unique<Linear>(a, "proj", D, 96, true); }},
-      {"rmsnorm", [](ParamArena& a) { return std::make_unique<RMSNorm>(a, "norm", D); }},
-      {"layernorm", [](ParamArena& a) { return std::make_unique<LayerNorm>(a, "norm", D); }},
-      {"short_conv", [](ParamArena& a) { return std::make_unique<ShortConv>(a, "conv1d", D, 4, true); }},
-      {"swiglu_mlp", [](ParamArena& a) { return std::make_unique<SwiGLUMLP>(a, "mlp", D, 160); }},
+      {"linear", [&](ParamArena& a) { return std::make_unique<Linear>(a, "proj", D, 96, true); }},
+      {"rmsnorm", [&](ParamArena& a) { return std::make_unique<RMSNorm>(a, "norm", D); }},
+      {"layernorm", [&](ParamArena& a) { return std::make_unique<LayerNorm>(a, "norm", D); }},
+      {"short_conv", [&](ParamArena& a) { return std::make_unique<ShortConv>(a, "conv1d", D, 4, true); }},
+      {"swiglu_mlp", [&](ParamArena& a) { return std::make_unique<SwiGLUMLP>(a, "mlp", D, 160); }},
       {"l2norm", [](ParamArena&) { return std::make_unique<L2Norm>(4, 16); }},
-      {"head_norm_gated", [](ParamArena& a) { return std::make_unique<HeadNormModule>(a, "o_norm", 4, 16, true); }},
-      {"position_embedding", [](ParamArena& a) { return std::make_unique<PositionEmbedding>(a, "wpe", 200, D); }},
+      {"head_norm_gated", [&](ParamArena& a) { return std::make_unique<HeadNormModule>(a, "o_norm", 4, 16, true); }},
+      {"position_embedding", [&](ParamArena& a) { return std::make_unique<PositionEmbedding>(a, "wpe", 200, D); }},
       {"rope", [](ParamArena&) { return std::make_unique<RopeModule>(4, 16); }},
   };
   for (const auto& [name, make] : layers) {
@@ -437,8 +437,8 @@ TEST(Threads, LayersGiveTheSameBitsWithOneAndTwoThreads) {
     Rng rng(7);
     arena.initialize(rng);
     for (size_t i = 0; i < arena.size(); ++i) arena.data()[i] += static_cast<real>(0.1 * rng.normal());
-    const Run one = run_with_threads(*m, arena, 1, B, T);
-    const Run two = run_with_threads(*m, arena, 2, B, T);
+    const LayerRun one = run_with_threads(*m, arena, 1, B, T);
+    const LayerRun two = run_with_threads(*m, arena, 2, B, T);
     EXPECT_TRUE(same_bits(one.y, two.y)) << "outputs differ";
     EXPECT_TRUE(same_bits(one.dx, two.dx)) << "input gradients differ";
     EXPECT_TRUE(same_bits(one.grads, two.grads)) << "parameter gradients differ";

@@ -29,9 +29,14 @@ double tolerance_for(const std::string& name) {
   return it == kToleranceOverrides.end() ? kTolerance : it->second;
 }
 
+// a GoogleTest-safe name: '-' -> 'm', '.' -> 'p', other punctuation -> '_', runs of '_' collapsed
 std::string sanitize(const std::string& s) {
   std::string out;
-  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (char c : s) {
+    const char m = std::isalnum(static_cast<unsigned char>(c)) ? c : c == '-' ? 'm' : c == '.' ? 'p' : '_';
+    if (m == '_' && (out.empty() || out.back() == '_')) continue;
+    out += m;
+  }
   while (!out.empty() && out.back() == '_') out.pop_back();
   return out;
 }
@@ -61,6 +66,8 @@ std::vector<ModuleCase> module_cases() {
   return cases;
 }
 
+void PrintTo(const ModuleCase& c, std::ostream* os) { *os << c.entry->name; }
+
 class ModuleGradCheck : public ::testing::TestWithParam<ModuleCase> {};
 
 TEST_P(ModuleGradCheck, MatchesFiniteDifferences) {
@@ -89,6 +96,10 @@ std::vector<MixerCase> mixer_cases() {
   return cases;
 }
 
+void PrintTo(const MixerCase& c, std::ostream* os) {
+  *os << describe_variant(c.entry->name, c.entry->test_variants[c.variant]);
+}
+
 class MixerGradCheck : public ::testing::TestWithParam<MixerCase> {};
 
 TEST_P(MixerGradCheck, MatchesFiniteDifferences) {
@@ -103,10 +114,12 @@ TEST_P(MixerGradCheck, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Mixers, MixerGradCheck, ::testing::ValuesIn(mixer_cases()),
                          [](const ::testing::TestParamInfo<MixerCase>& info) {
-                           // index first keeps names unique even if two variants sanitize alike
+                           // the variant index keeps names unique even if two variants sanitize alike
                            const auto& e = *info.param.entry;
-                           return sanitize(e.name + "_v" + std::to_string(info.param.variant) + "_" +
-                                           describe_variant("", e.test_variants[info.param.variant]));
+                           std::string name = e.name + "_v" + std::to_string(info.param.variant);
+                           for (const auto& [k, v] : e.test_variants[info.param.variant])
+                             name += "_" + k + "_" + option_to_string(v);
+                           return sanitize(name);
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MixerGradCheck);
 

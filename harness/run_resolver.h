@@ -1,0 +1,27 @@
+// run_resolver.h: one layered config tree + one seed -> a validated ResolvedConfig.
+//
+// This is where every key meets its spec: task.<key> against the task's options (then the task's
+// own cross-field checks), model.mixer.<key> against the mixer's, model.* and train.* against
+// config_schema.h plus config_checks.h. Any problem becomes an ExperimentError at the Origin of the
+// offending key. Defaults are filled in, so config.yaml, runs.csv and the hash describe the run
+// completely. The slug is left empty: it depends on which keys the whole sweep varies.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "harness/component_catalog.h"
+#include "harness/config_tree.h"
+#include "harness/resolved_config.h"
+
+namespace db {
+
+ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::string& experiment,
+                           const ComponentCatalog& catalog);
+
+// the run's canonical YAML (sections task, model, train, seed; keys sorted; defaults filled)
+std::string canonical_yaml(const ResolvedConfig& config);
+// 12 hex digits of fnv1a64(canonical_yaml)
+std::string config_hash(const std::string& canonical_yaml_text);
+
+}  // namespace db

@@ -1,0 +1,102 @@
+// sweep_runner.cpp: the job pool over a shard of runs (see sweep_runner.h).
+#include "harness/sweep_runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace db {
+
+std::string SweepSummary::line() const {
+  return fmt::format("{} runs: {} done, {} diverged, {} failed, {} skipped (finished before)", in_shard, done,
+                     diverged, failed, skipped);
+}
+
+namespace {
+
+std::string outcome_note(const RunOutcome& outcome) {
+  std::string note;
+  if (auto it = outcome.metrics.find("score"); it != outcome.metrics.end()) note += fmt::format(" score={:.4f}", it->second);
+  return note + fmt::format(" ({:.1f} s)", outcome.wall_s);
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const std::vector<ResolvedConfig>& runs, RunStore& store, const TrainFunction& train,
+                       const SweepRunOptions& options, std::ostream& log) {
+  std::vector<size_t> mine;
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (options.shard.owns(i)) mine.push_back(i);
+
+  SweepSummary summary;
+  summary.in_shard = mine.size();
+  std::mutex mutex;  // guards summary and log
+  std::atomic<size_t> next{0};
+  const int jobs = std::max(1, options.jobs);
+  const int cores = options.cores > 0 ? options.cores : std::max(1u, std::thread::hardware_concurrency());
+
+  auto say = [&](const std::string& text) {
+    if (options.quiet) return;
+    std::lock_guard<std::mutex> lock(mutex);
+    log << text << '\n' << std::flush;
+  };
+
+  auto worker = [&] {
+    for (size_t k = next++; k < mine.size(); k = next++) {
+      const ResolvedConfig& config = runs[mine[k]];
+      const std::string tag = fmt::format("[{}/{}] {}", k + 1, mine.size(), run_id(config));
+      const std::filesystem::path dir = store.run_dir(config);
+      if (RunStore::is_finished(dir)) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++summary.skipped;
+        continue;
+      }
+      TrainHooks hooks;
+      hooks.quiet = options.quiet;
+      hooks.live = options.live_progress && jobs == 1;
+      const int64_t configured = config.train.has("threads") ? config.train.get_int("threads") : 0;
+      hooks.threads = configured > 0 ? static_cast<int>(configured) : (jobs > 1 ? std::max(1, cores / jobs) : 0);
+      hooks.progress_label = run_id(config);
+      say(tag + ": start");
+      try {
+        store.prepare(dir, config);
+        const RunOutcome outcome = train(config, dir, hooks);
+        store.write_result(dir, config, outcome);
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          ++(outcome.status == "diverged" ? summary.diverged : summary.done);
+        }
+        say(tag + ": " + outcome.status + outcome_note(outcome));
+      } catch (const std::exception& e) {
+        // one broken run must not stop the sweep; it is retried on the next invocation
+        try {
+          store.write_failure(dir, config, e.what());
+        } catch (const std::exception& e2) {
+          say(tag + ": cannot record the failure: " + e2.what());
+        }
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          ++summary.failed;
+        }
+        say(tag + ": failed: " + e.what());
+      }
+      try {
+        store.rebuild_runs_csv();
+      } catch (const std::exception& e) {
+        say(std::string("cannot rebuild runs.csv: ") + e.what());
+      }
+    }
+  };
+
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  store.rebuild_runs_csv();
+  return summary;
+}
+
+}  // namespace db

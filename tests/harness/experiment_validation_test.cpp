@@ -1,0 +1,197 @@
+// experiment_validation_test.cpp: reading experiment files, and one test per class of bad input,
+// each asserting that the error names the file and line (or the --set/--profile text), the dotted
+// key and the problem, because that is what lets a user fix a sweep without reading code.
+#include <gtest/gtest.h>
+
+#include "harness/experiment_file.h"
+#include "harness/sweep_expander.h"
+#include "harness_test_support.h"
+
+namespace db {
+namespace {
+
+using test::expect_experiment_error;
+using test::fake_catalog;
+
+Expansion expand(const std::string& text, const ExpandOptions& options = {}) {
+  return expand_experiment(parse_experiment(text, "x.yaml"), options, fake_catalog());
+}
+
+const char* kGood = R"(name: demo
+description: a small sweep
+task: {name: recall, seq_len: 64, num_kv_pairs: 4}
+model:
+  d_model: 32
+  mixer: {name: deltanet, num_heads: 2}
+train: {lr: 1e-3, epochs: 2, batch_size: 8}
+seeds: [1, 2]
+sweep:
+  grid: {model.d_model: [32, 64]}
+profiles:
+  quick: {set: {train.epochs: 1}}
+  full: {}
+report: {rows: [model.mixer.name], cols: model.d_model, value: score, best_over: [train.lr], mean_over: [seed]}
+)";
+
+TEST(ExperimentFile, ReadsEverySection) {
+  const Experiment ex = parse_experiment(kGood, "x.yaml");
+  EXPECT_EQ(ex.name, "demo");
+  EXPECT_EQ(ex.description, "a small sweep");
+  ASSERT_NE(ex.base.find("task.seq_len"), nullptr);
+  EXPECT_EQ(ex.base.find("task.seq_len")->value.Scalar(), "64");
+  EXPECT_EQ(ex.base.find("task.seq_len")->origin.describe(), "x.yaml:3");
+  ASSERT_NE(ex.base.find("model.mixer.num_heads"), nullptr);
+  EXPECT_EQ(ex.base.find("model.mixer.num_heads")->origin.describe(), "x.yaml:6");
+  EXPECT_EQ(ex.seeds.seeds, (std::vector<uint64_t>{1, 2}));
+  ASSERT_EQ(ex.sweep.grid.size(), 1u);
+  EXPECT_EQ(ex.sweep.grid[0].key, "model.d_model");
+  EXPECT_EQ(ex.sweep.grid[0].values.size(), 2u);
+  ASSERT_EQ(ex.profiles.size(), 2u);
+  EXPECT_EQ(ex.profiles[0].name, "quick");
+  EXPECT_EQ(ex.profiles[0].sets.at(0).key, "train.epochs");
+  EXPECT_EQ(ex.report.rows, std::vector<std::string>{"model.mixer.name"});
+  EXPECT_EQ(ex.report.cols, std::vector<std::string>{"model.d_model"});
+  EXPECT_EQ(ex.report.mean_over, std::vector<std::string>{"seed"});
+}
+
+TEST(ExperimentFile, NameDefaultsToTheFileStemAndSeedDefaultsToZero) {
+  const Experiment ex = parse_experiment("task: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n", "dir/my_exp.yaml");
+  EXPECT_EQ(ex.name, "my_exp");
+  EXPECT_EQ(ex.seeds.seeds, std::vector<uint64_t>{0});
+  const Expansion e = expand_experiment(ex, {}, fake_catalog());
+  ASSERT_EQ(e.runs.size(), 1u);
+  EXPECT_EQ(e.runs[0].task_name, "recall");
+  EXPECT_EQ(e.runs[0].mixers.at(0).name, "deltanet");
+}
+
+TEST(ExperimentFile, DottedAndNestedKeysAreTheSame) {
+  const Expansion a = expand("task: {name: recall, seq_len: 32}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1}\n");
+  const Expansion b = expand("task:\n  seq_len: 32\n  name: recall\nmodel: {mixer.name: deltanet}\ntrain: {epochs: 1}\n");
+  ASSERT_EQ(a.runs.size(), 1u);
+  ASSERT_EQ(b.runs.size(), 1u);
+  EXPECT_EQ(a.runs[0].hash, b.runs[0].hash);
+}
+
+TEST(ExperimentValidation, UnknownTopLevelKeySuggestsTheClosest) {
+  expect_experiment_error([] { parse_experiment("name: x\ntask: recall\ntrian: {lr: 1}\n", "x.yaml"); }, "x.yaml:3",
+                          "trian", "did you mean 'train'?");
+}
+
+TEST(ExperimentValidation, UnknownSectionKeySuggestsTheClosest) {
+  expect_experiment_error([] { expand("task: recall\nmodel: {mixer: deltanet}\ntrain:\n  epochs: 1\n  lrr: 0.1\n"); },
+                          "x.yaml:5", "train.lrr", "did you mean 'train.lr'?");
+  expect_experiment_error([] { expand("task: {name: recall, seq_lne: 8}\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"); },
+                          "x.yaml:1", "task.seq_lne", "did you mean 'task.seq_len'?");
+  expect_experiment_error(
+      [] { expand("task: recall\nmodel:\n  mixer: {name: deltanet, num_head: 2}\ntrain: {epochs: 1}\n"); }, "x.yaml:3",
+      "model.mixer.num_head", "did you mean 'model.mixer.num_heads'?");
+  expect_experiment_error([] { parse_experiment("task: recall\nsweep:\n  gird: {train.lr: [1]}\n", "x.yaml"); },
+                          "x.yaml:3", "sweep.gird", "did you mean 'grid'?");
+}
+
+TEST(ExperimentValidation, UnknownTaskOrMixerNameSuggestsTheClosest) {
+  expect_experiment_error([] { expand("task: recal\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"); }, "x.yaml:1",
+                          "task.name", "did you mean 'recall'?");
+  expect_experiment_error([] { expand("task: recall\nmodel:\n  mixer: {name: deltanett}\ntrain: {epochs: 1}\n"); },
+                          "x.yaml:3", "model.mixer.name", "did you mean 'deltanet'?");
+}
+
+TEST(ExperimentValidation, WrongTypeNamesFileLineKeyAndValue) {
+  try {
+    expand("task: recall\nmodel: {mixer: deltanet}\ntrain:\n  lr: fast\n  epochs: 1\n");
+    FAIL() << "expected an error";
+  } catch (const ExperimentError& e) {
+    EXPECT_STREQ(e.what(), "x.yaml:4: train.lr: must be a float, got string 'fast'");
+  }
+  expect_experiment_error([] { expand("task: {name: recall, seq_len: [1, 2]}\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"); },
+                          "x.yaml:1", "task.seq_len", "must be a int");
+  expect_experiment_error([] { parse_experiment("task: recall\nseeds: [1, two]\n", "x.yaml"); }, "x.yaml:2", "seeds",
+                          "non-negative integers");
+}
+
+TEST(ExperimentValidation, ImpossibleValueFromTheTaskNamesTheKeysLine) {
+  // the task's own cross-field check (4 * num_kv_pairs <= seq_len) raises ConfigError("num_kv_pairs")
+  expect_experiment_error(
+      [] { expand("task:\n  name: recall\n  seq_len: 64\n  num_kv_pairs: 32\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"); },
+      "x.yaml:4", "task.num_kv_pairs", "must not exceed seq_len");
+}
+
+TEST(ExperimentValidation, ImpossibleTrainingValues) {
+  expect_experiment_error([] { expand("task: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1, lr: -0.1}\n"); },
+                          "x.yaml:3", "train.lr", "greater than 0");
+  expect_experiment_error([] { expand("task: recall\nmodel: {mixer: deltanet, n_layers: 0}\ntrain: {epochs: 1}\n"); },
+                          "x.yaml:2", "model.n_layers", "at least 1");
+  expect_experiment_error([] { expand("task: recall\nmodel: {mixer: deltanet}\ntrain: {lr: 0.1}\n"); }, "x.yaml:3",
+                          "train.epochs", "set train.epochs or train.steps");
+}
+
+TEST(ExperimentValidation, EmptySweepAxisExpandsToNothing) {
+  expect_experiment_error(
+      [] { parse_experiment("task: recall\nsweep:\n  grid:\n    train.lr: []\n", "x.yaml"); }, "x.yaml:4",
+      "sweep.grid.train.lr", "expand to nothing");
+  expect_experiment_error([] { parse_experiment("task: recall\nseeds: []\n", "x.yaml"); }, "x.yaml:2", "seeds",
+                          "expand to nothing");
+}
+
+TEST(ExperimentValidation, UnequalZipLengths) {
+  expect_experiment_error(
+      [] {
+        parse_experiment("task: recall\nsweep:\n  zip:\n    - task.seq_len: [64, 128]\n      task.num_kv_pairs: [4]\n",
+                         "x.yaml");
+      },
+      "x.yaml:5", "sweep.zip.0.task.num_kv_pairs", "equal lengths");
+}
+
+TEST(ExperimentValidation, ErrorsInSweepValuesPointAtTheValuesLine) {
+  expect_experiment_error(
+      [] {
+        expand(
+            "task: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\nsweep:\n  grid:\n    train.lr:\n      - 0.001\n"
+            "      - fast\n");
+      },
+      "x.yaml:8", "train.lr", "must be a float, got string 'fast'");
+  expect_experiment_error(
+      [] {
+        expand("task: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\nsweep:\n  changes:\n    - {task.seq_len: 64}\n"
+               "    - {task.num_kv_pairs: 99}\n");
+      },
+      "x.yaml:7", "task.num_kv_pairs", "must not exceed seq_len");
+}
+
+TEST(ExperimentValidation, BadSetOverrides) {
+  const char* base = "task: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n";
+  expect_experiment_error([&] { expand(base, {"", {"train.lr=fast"}}); }, "--set train.lr=fast", "train.lr",
+                          "must be a float, got string 'fast'");
+  expect_experiment_error([&] { expand(base, {"", {"train.lr"}}); }, "--set train.lr", "", "expected key=value");
+  expect_experiment_error([&] { expand(base, {"", {"trian.lr=1"}}); }, "--set trian.lr=1", "trian.lr",
+                          "did you mean 'train.lr'?");
+  expect_experiment_error([&] { expand(base, {"", {"train.lrr=1"}}); }, "--set train.lrr=1", "train.lrr",
+                          "did you mean 'train.lr'?");
+  expect_experiment_error([&] { expand(base, {"", {"train.lr=[1, "}}); }, "--set train.lr=[1, ", "train.lr",
+                          "malformed value");
+}
+
+TEST(ExperimentValidation, UnknownProfileSuggestsTheClosest) {
+  expect_experiment_error([] { expand(kGood, {"qick", {}}); }, "--profile qick", "", "did you mean 'quick'?");
+}
+
+TEST(ExperimentValidation, MalformedYamlReportsTheParsersLine) {
+  expect_experiment_error([] { parse_experiment("task: recall\nmodel: {mixer: deltanet\ntrain: {epochs: 1}\n", "x.yaml"); },
+                          "x.yaml:3", "", "malformed YAML");
+}
+
+TEST(ExperimentValidation, DuplicateKeysAndConflictingMixers) {
+  expect_experiment_error([] { expand("task: {name: recall, seq_len: 8, seq_len: 16}\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"); },
+                          "x.yaml:1", "task.seq_len", "duplicate key");
+  expect_experiment_error(
+      [] { expand("task: recall\nmodel:\n  mixer: deltanet\n  mixers: [deltanet, softmax_attention]\ntrain: {epochs: 1}\n"); },
+      "x.yaml:4", "model.mixers", "not both");
+}
+
+TEST(ExperimentValidation, MissingFileIsAnError) {
+  expect_experiment_error([] { load_experiment("/nonexistent/dir/x.yaml"); }, "/nonexistent/dir/x.yaml", "",
+                          "cannot read");
+}
+
+}  // namespace
+}  // namespace db

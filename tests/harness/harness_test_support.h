@@ -1,0 +1,65 @@
+// harness_test_support.h: shared fixtures of the harness tests: a fake component catalog (so config
+// handling is tested independently of the real tasks and mixers), a temporary folder, and an
+// assertion that an ExperimentError names the expected location, key and message.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+
+#include "harness/component_catalog.h"
+#include "harness/experiment_error.h"
+
+namespace db::test {
+
+// task "recall" (seq_len, num_kv_pairs, vocab_size; 4*num_kv_pairs <= seq_len) and mixers
+// "deltanet" (num_heads, chunk_size) and "softmax_attention" (num_heads, window)
+inline ComponentCatalog fake_catalog() {
+  ComponentCatalog c;
+  c.tasks.push_back({"recall",
+                     {{"seq_len", int64_t{64}, "length"}, {"num_kv_pairs", int64_t{4}, "pairs"},
+                      {"vocab_size", int64_t{128}, "vocabulary"}},
+                     [](const Options& o) {
+                       if (4 * o.get_int("num_kv_pairs") > o.get_int("seq_len"))
+                         throw ConfigError("num_kv_pairs", "4 * num_kv_pairs must not exceed seq_len");
+                     }});
+  c.mixers.push_back({"deltanet", {{"num_heads", int64_t{1}, "heads"}, {"chunk_size", int64_t{64}, "chunk"}}});
+  c.mixers.push_back({"softmax_attention", {{"num_heads", int64_t{1}, "heads"}, {"window", int64_t{0}, "window"}}});
+  return c;
+}
+
+// a fresh folder under the system temp dir, removed at scope exit
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() /
+           ("deltabench_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// run `f`, expect an ExperimentError whose location text, key and message contain the given parts
+inline void expect_experiment_error(const std::function<void()>& f, const std::string& location,
+                                    const std::string& key, const std::string& message_part) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an ExperimentError at " << location << " for " << key;
+  } catch (const ExperimentError& e) {
+    EXPECT_EQ(e.origin().describe(), location) << e.what();
+    EXPECT_EQ(e.key(), key) << e.what();
+    EXPECT_NE(e.message().find(message_part), std::string::npos) << e.what();
+    // the printed form is "location: key: message"
+    const std::string prefix = location + ": " + (key.empty() ? "" : key + ": ");
+    EXPECT_EQ(std::string(e.what()).rfind(prefix, 0), 0u) << e.what();
+  }
+}
+
+}  // namespace db::test
