@@ -56,20 +56,24 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--format", sample.format, "text or jsonl")->check(CLI::IsMember({"text", "jsonl"}));
 
   db::EvalArgs eval;
-  auto* eval_cmd = app.add_subcommand("eval", "evaluate a finished run's checkpoint");
-  eval_cmd->add_option("run_dir", eval.run_dir, "run folder (results/<name>/runs/<slug>-<hash>)")->required()->check(CLI::ExistingDirectory);
-  eval_cmd->add_option("--set", eval.sets, "change a task key for evaluation, e.g. task.seq_len=512")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  uint64_t eval_seed = 0;
+  auto* eval_cmd = app.add_subcommand("eval", "evaluate a model checkpoint on a task split (e.g. longer sequences)");
+  eval_cmd->add_option("--checkpoint", eval.checkpoint, "model.safetensors (or the run folder holding it)")->required();
+  eval_cmd->add_option("--task", eval.task, "evaluate another task (default: the checkpoint's); its vocabulary must fit the model");
+  eval_cmd->add_option("--set", eval.sets, "change a task key, e.g. --set task.test_min_length=256 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   eval_cmd->add_option("--split", eval.split, "train or test")->check(CLI::IsMember({"train", "test"}));
-  eval_cmd->add_option("-n", eval.num_examples, "examples to evaluate (0 = the whole split)");
-  eval_cmd->add_option("--seed", eval.seed, "data seed (0 = the run's seed)");
-  eval_cmd->add_flag("--json", eval.json, "print metrics as JSON");
+  eval_cmd->add_option("-n", eval.num_examples, "evaluate the first n examples of the split (0 = all)")->check(CLI::NonNegativeNumber);
+  auto* eval_seed_opt = eval_cmd->add_option("--seed", eval_seed, "base seed of the data (default: the checkpoint's)");
+  eval_cmd->add_option("--batch-size", eval.batch_size, "evaluation batch size")->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--threads", eval.threads, "OpenMP threads (0 = default)")->check(CLI::NonNegativeNumber);
+  eval_cmd->add_flag("--json", eval.json, "print the metrics as one JSON object");
 
   db::ForwardArgs forward;
-  auto* forward_cmd = app.add_subcommand("forward", "run a trained model on given tokens");
-  forward_cmd->add_option("run_dir", forward.run_dir, "run folder holding the checkpoint")->required()->check(CLI::ExistingDirectory);
-  forward_cmd->add_option("--tokens", forward.tokens, "space-separated token ids, or - for one sequence per stdin line")->required();
-  forward_cmd->add_option("--top-k", forward.top_k, "predictions per position")->check(CLI::PositiveNumber);
-  forward_cmd->add_flag("--json", forward.json, "JSON lines output");
+  auto* forward_cmd = app.add_subcommand("forward", "write a checkpoint's logits for given token ids (to compare implementations)");
+  forward_cmd->add_option("--checkpoint", forward.checkpoint, "model.safetensors (or the run folder holding it)")->required();
+  forward_cmd->add_option("--tokens", forward.tokens, "safetensors file with \"tokens\": I64 or I32 [B,T]")->required();
+  forward_cmd->add_option("--out", forward.out, "output safetensors: \"logits\" F32 [B,T,N] + the checkpoint's metadata")->required();
+  forward_cmd->add_option("--threads", forward.threads, "OpenMP threads (0 = default)")->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
@@ -86,7 +90,10 @@ int main(int argc, char** argv) {
     if (*table_cmd) return db::table_command(table, std::cout, std::cerr);
     if (*list_cmd) return db::list_command(list_markdown, std::cout);
     if (*sample_cmd) return db::sample_command(sample, std::cout, std::cerr);
-    if (*eval_cmd) return db::eval_command(eval, std::cout, std::cerr);
+    if (*eval_cmd) {
+      if (eval_seed_opt->count() > 0) eval.seed = eval_seed;  // unset: the checkpoint's seed
+      return db::eval_command(eval, std::cout, std::cerr);
+    }
     if (*forward_cmd) return db::forward_command(forward, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << '\n';

@@ -2,7 +2,10 @@
 #include "harness/run_command.h"
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "harness/experiment_file.h"
 #include "harness/run_store.h"
@@ -10,6 +13,41 @@
 #include "harness/sweep_expander.h"
 
 namespace db {
+
+namespace {
+
+// After a sweep, draw the paper-shaped figures into <root>/plots with plots/plot_results.py, when
+// Debian's python3 with matplotlib is there. Plotting is a convenience: a failure only warns.
+void plot_results(const std::filesystem::path& root, bool quiet, std::ostream& err) {
+#ifdef DELTABENCH_SOURCE_DIR
+  namespace fs = std::filesystem;
+  const std::string python = "/usr/bin/python3";
+  const fs::path script = fs::path(DELTABENCH_SOURCE_DIR) / "plots" / "plot_results.py";
+  std::error_code ec;
+  if (!fs::exists(python, ec) || !fs::exists(script, ec)) return;
+  if (std::system((python + " -c 'import matplotlib' >/dev/null 2>&1").c_str()) != 0) return;
+  auto quote = [](const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  // the script lists the PNGs on stdout (dropped: one line here says where they went) and notes
+  // skipped figures on stderr (kept unless --quiet)
+  const std::string command =
+      python + " " + quote(script.string()) + " " + quote(root.string()) + " >/dev/null" + (quiet ? " 2>&1" : "");
+  err.flush();
+  const int status = std::system(command.c_str());
+  if (status != 0)
+    err << "warning: " << script.string() << " failed (exit "
+        << (WIFEXITED(status) ? WEXITSTATUS(status) : status) << "); the results themselves are fine\n";
+  else if (!quiet && fs::is_directory(root / "plots", ec))
+    err << "plots in " << (root / "plots").string() << '\n';
+#else
+  (void)root, (void)quiet, (void)err;
+#endif
+}
+
+}  // namespace
 
 int run_command(const RunCommandArgs& args, const TrainFunction& train, const ComponentCatalog& catalog,
                 std::ostream& out, std::ostream& err) {
@@ -48,6 +86,7 @@ int run_command(const RunCommandArgs& args, const TrainFunction& train, const Co
     options.live_progress = !args.quiet && ::isatty(2);
     const SweepSummary summary = run_sweep(expansion.runs, store, train, options, err);
     if (!args.quiet) err << summary.line() << "; results in " << store.runs_csv().string() << '\n';
+    plot_results(root, args.quiet, err);
     return summary.failed > 0 ? 1 : 0;
   } catch (const std::exception& e) {
     err << "error: " << e.what() << '\n';

@@ -221,13 +221,13 @@ Expansion expand_experiment(const Experiment& ex, const ExpandOptions& options, 
       }
   if (out.runs.empty()) throw ExperimentError(Origin::from_file(ex.file, -1), "sweep", "the sweep expands to nothing");
 
-  // a key varies when some run lacks it or has another value than the first run
+  // a key varies when the runs that have it disagree on its value; a key only some runs have (a
+  // mixer option of one mixer in a mixer sweep) with one value is a default, not a sweep axis
   std::map<std::string, std::set<std::string>> values;
-  std::map<std::string, size_t> counts;
   for (const auto& run : out.runs)
-    for (const auto& [k, v] : run.flat) values[k].insert(v), ++counts[k];
+    for (const auto& [k, v] : run.flat) values[k].insert(v);
   for (const auto& [k, vs] : values)
-    if (vs.size() > 1 || counts[k] != out.runs.size()) out.varying_keys.push_back(k);
+    if (vs.size() > 1) out.varying_keys.push_back(k);
   for (auto& run : out.runs) run.slug = make_slug(run, out.varying_keys);
   return out;
 }
