@@ -37,7 +37,9 @@ std::string options_to_json(const std::map<std::string, OptionValue>& values) {
 
 std::map<std::string, OptionValue> options_from_json(const std::string& text) {
   std::map<std::string, OptionValue> out;
-  for (const auto& [k, v] : nlohmann::json::parse(text).items()) out[k] = from_json(v);
+  // keep the parsed document alive: items() refers into it
+  const nlohmann::json document = nlohmann::json::parse(text);
+  for (const auto& [k, v] : document.items()) out[k] = from_json(v);
   return out;
 }
 
@@ -97,8 +99,7 @@ void load_model_checkpoint(const std::filesystem::path& path, Model& model) {
   }
 }
 
-void save_training_state(const std::filesystem::path& path, const AdamW& opt, int64_t step, double train_seconds,
-                         int64_t tokens_seen) {
+void save_training_state(const std::filesystem::path& path, const AdamW& opt, const TrainingState& state) {
   auto& o = const_cast<AdamW&>(opt);
   std::map<std::string, SafeTensor> tensors;
   const int64_t n = static_cast<int64_t>(o.first_moment().size());
@@ -106,10 +107,12 @@ void save_training_state(const std::filesystem::path& path, const AdamW& opt, in
   tensors["adamw.v"] = SafeTensor::from_f32({n}, to_f32(o.second_moment().data(), n));
   write_safetensors(path.string(), tensors,
                     {{"format", "deltabench-state-1"},
-                     {"step", std::to_string(step)},
+                     {"step", std::to_string(state.step)},
                      {"adamw_steps", std::to_string(o.steps_taken())},
-                     {"train_seconds", fmt::format("{:.17g}", train_seconds)},
-                     {"tokens_seen", std::to_string(tokens_seen)}});
+                     {"train_seconds", fmt::format("{:.17g}", state.train_seconds)},
+                     {"tokens_seen", std::to_string(state.tokens_seen)},
+                     {"loss_window", fmt::format("{:.17g}", state.loss_window)},
+                     {"loss_window_steps", std::to_string(state.loss_window_steps)}});
 }
 
 TrainingState load_training_state(const std::filesystem::path& path, AdamW& opt) {
@@ -126,6 +129,8 @@ TrainingState load_training_state(const std::filesystem::path& path, AdamW& opt)
   s.step = std::stoll(f.meta("step"));
   s.train_seconds = std::stod(f.meta("train_seconds"));
   s.tokens_seen = std::stoll(f.meta("tokens_seen"));
+  s.loss_window = std::stod(f.meta("loss_window", "0"));
+  s.loss_window_steps = std::stoll(f.meta("loss_window_steps", "0"));
   return s;
 }
 

@@ -39,13 +39,15 @@ ModelRecipe read_checkpoint_recipe(const std::filesystem::path& path);
 // copy parameters into `model`; throws naming the file and tensor on a missing/mismatched tensor
 void load_model_checkpoint(const std::filesystem::path& path, Model& model);
 
-void save_training_state(const std::filesystem::path& path, const AdamW& optimizer, int64_t step,
-                         double train_seconds, int64_t tokens_seen);
+// what the training loop needs besides the weights and the moments to continue bit for bit
 struct TrainingState {
   int64_t step = 0;
   double train_seconds = 0.0;
   int64_t tokens_seen = 0;
+  double loss_window = 0.0;       // summed training loss since the last evaluation
+  int64_t loss_window_steps = 0;  // steps in that sum
 };
+void save_training_state(const std::filesystem::path& path, const AdamW& optimizer, const TrainingState& state);
 // restores the optimizer moments; returns the step etc.
 TrainingState load_training_state(const std::filesystem::path& path, AdamW& optimizer);
 

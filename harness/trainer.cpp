@@ -136,16 +136,29 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
   ModelRecipe recipe{cfg.task_name, cfg.task, cfg.model, cfg.mixers, cfg.seed, 0};
   int64_t step = 0, tokens_seen = 0;
   double train_seconds = 0.0;
+  double loss_window = 0.0;
+  int64_t loss_window_steps = 0;
   if (fs::exists(model_path) && fs::exists(state_path)) {
-    load_model_checkpoint(model_path, model);
+    // the two files are written one after the other; a kill in between leaves them at different
+    // steps, and then the only consistent choice is to start again
+    const int64_t model_step = read_checkpoint_recipe(model_path).step;
     const TrainingState s = load_training_state(state_path, optimizer);
-    step = s.step, train_seconds = s.train_seconds, tokens_seen = s.tokens_seen;
-    if (!hooks.quiet) fmt::print(stderr, "{}: resuming from step {}\n", hooks.progress_label, step);
+    if (model_step == s.step) {
+      load_model_checkpoint(model_path, model);
+      step = s.step, train_seconds = s.train_seconds, tokens_seen = s.tokens_seen;
+      loss_window = s.loss_window, loss_window_steps = s.loss_window_steps;
+      if (!hooks.quiet) fmt::print(stderr, "{}: resuming from step {}\n", hooks.progress_label, step);
+    } else {
+      optimizer.reset();
+      if (!hooks.quiet)
+        fmt::print(stderr, "{}: checkpoint files disagree (model step {}, state step {}); starting again\n",
+                   hooks.progress_label, model_step, s.step);
+    }
   }
   auto write_checkpoint = [&](int64_t at_step) {
     recipe.step = at_step;
     save_model_checkpoint(model_path, model, recipe, {{"experiment", cfg.experiment}, {"config_hash", cfg.hash}});
-    save_training_state(state_path, optimizer, at_step, train_seconds, tokens_seen);
+    save_training_state(state_path, optimizer, {at_step, train_seconds, tokens_seen, loss_window, loss_window_steps});
   };
   CurveWriter curve(run_dir / "curve.csv", step);
 
@@ -157,8 +170,6 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
   int64_t epoch_loaded = -1;
   std::vector<int64_t> order;
   Batch batch;
-  double loss_window = 0.0;
-  int64_t loss_window_steps = 0;
   double last_train_loss = std::nan(""), last_score = std::nan("");
   Evaluation last_eval;
   bool last_eval_is_full = false;
@@ -240,7 +251,7 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
     write_checkpoint(step);
   }
   outcome.metrics = last_eval.metrics.scalars;
-  outcome.metrics["test_loss"] = last_eval.loss;
+  outcome.metrics["test_loss"] = last_eval.metrics.scalars.empty() ? std::nan("") : last_eval.loss;
   outcome.metrics["train_loss"] = last_train_loss;
   outcome.metrics["stopped_early"] = stopped_early ? 1.0 : 0.0;
   outcome.curves = last_eval.metrics.curves;

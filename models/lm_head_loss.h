@@ -35,10 +35,10 @@ class LmHeadLoss {
   int64_t M_ = 0;
   int D_ = 0, N_ = 0;
   bool has_grad_ = false;
-  std::vector<real> dhidden_;                   // [M, D]
-  std::vector<std::vector<real>> dweight_part_;  // per thread [N, D]
-  std::vector<std::vector<real>> dbias_part_;    // per thread [N]
-  std::vector<std::vector<real>> tile_;          // per thread [block, N]
+  RealVector dhidden_;                   // [M, D]
+  std::vector<RealVector> dweight_part_;  // per thread [N, D]
+  std::vector<RealVector> dbias_part_;    // per thread [N]
+  std::vector<RealVector> tile_;          // per thread [block, N]
 };
 
 }  // namespace db

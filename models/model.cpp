@@ -19,8 +19,8 @@ struct Model::Layer {
   std::unique_ptr<Module> norm, body;          // attn_norm + mixer, or mlp_norm + mlp (alternate layout)
   std::unique_ptr<Module> mlp_norm, mlp;       // block layout only; null when model.mlp = none
   Mixer* mixer = nullptr;                      // body as a mixer, when it is one
-  std::vector<real> normed, body_out, mid;     // [B*T, D] caches: norm(x), body output, x + body
-  std::vector<real> normed2, mlp_out;          // [B*T, D]
+  RealVector normed, body_out, mid;     // [B*T, D] caches: norm(x), body output, x + body
+  RealVector normed2, mlp_out;          // [B*T, D]
 };
 
 ModelConfig ModelConfig::from_options(const Options& m, const std::vector<MixerSpec>& mixers, int vocab_size,

@@ -88,13 +88,13 @@ class Model {
 
   int B_ = 0, T_ = 0;
   std::vector<int32_t> tokens_;          // [B*T]
-  std::vector<std::vector<real>> acts_;  // residual stream before each layer: [n_layers + 1][B*T*D]
-  std::vector<real> final_;              // [B*T, D] after the final norm
+  std::vector<RealVector> acts_;  // residual stream before each layer: [n_layers + 1][B*T*D]
+  RealVector final_;              // [B*T, D] after the final norm
   std::vector<int64_t> labelled_;        // [M] flat positions with a target
-  std::vector<real> gathered_;           // [M, D]
+  RealVector gathered_;           // [M, D]
   std::vector<int32_t> gathered_targets_, gathered_argmax_;  // [M]
   int64_t loss_count_ = 0;
-  std::vector<real> grad_a_, grad_b_, scratch_;  // [B*T*D] work buffers
+  RealVector grad_a_, grad_b_, scratch_;  // [B*T*D] work buffers
 };
 
 }  // namespace db

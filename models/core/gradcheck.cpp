@@ -11,13 +11,13 @@
 namespace db {
 namespace {
 
-std::vector<real> normal_vector(size_t n, double std, Rng& rng) {
-  std::vector<real> v(n);
+RealVector normal_vector(size_t n, double std, Rng& rng) {
+  RealVector v(n);
   for (auto& e : v) e = static_cast<real>(rng.normal() * std);
   return v;
 }
 
-bool has_nan(const std::vector<real>& v) {
+bool has_nan(const RealVector& v) {
   return std::any_of(v.begin(), v.end(), [](real e) { return std::isnan(e); });
 }
 
@@ -97,11 +97,11 @@ GradCheckReport gradcheck(Module& module, ParamArena& arena, const GradCheckOpti
   const int64_t S = mixer ? mixer->state_size() : 0;
   const size_t nx = size_t(B) * T * module.in_dim(), ny = size_t(B) * T * module.out_dim(), ns = size_t(B) * S;
 
-  std::vector<real> x = normal_vector(nx, 1.0, rng);           // [B,T,in]
-  std::vector<real> dy = normal_vector(ny, 1.0, rng);          // [B,T,out]
-  std::vector<real> state_in = normal_vector(ns, 0.5, rng);    // [B,S]
-  std::vector<real> dstate_out = normal_vector(ns, 1.0, rng);  // [B,S]
-  std::vector<real> y(ny), state_out(ns);                      // forward outputs
+  RealVector x = normal_vector(nx, 1.0, rng);           // [B,T,in]
+  RealVector dy = normal_vector(ny, 1.0, rng);          // [B,T,out]
+  RealVector state_in = normal_vector(ns, 0.5, rng);    // [B,S]
+  RealVector dstate_out = normal_vector(ns, 1.0, rng);  // [B,S]
+  RealVector y(ny), state_out(ns);                      // forward outputs
 
   auto run_forward = [&]() {
     if (S > 0)
@@ -117,7 +117,7 @@ GradCheckReport gradcheck(Module& module, ParamArena& arena, const GradCheckOpti
     return L;
   };
   const real nan = std::numeric_limits<real>::quiet_NaN();
-  std::vector<real> dx(nx), dstate_in(ns);  // [B,T,in], [B,S]
+  RealVector dx(nx), dstate_in(ns);  // [B,T,in], [B,S]
   auto run_backward = [&]() {
     std::fill(dx.begin(), dx.end(), nan);
     std::fill(dstate_in.begin(), dstate_in.end(), nan);
@@ -130,10 +130,10 @@ GradCheckReport gradcheck(Module& module, ParamArena& arena, const GradCheckOpti
   // analytic gradients
   arena.zero_grad();
   const double L0 = loss();
-  std::vector<real> y0 = y, state_out0 = state_out;
+  RealVector y0 = y, state_out0 = state_out;
   run_backward();
-  const std::vector<real> dx_a = dx, dstate_in_a = dstate_in;
-  const std::vector<real> grads_a(arena.grad(), arena.grad() + arena.size());
+  const RealVector dx_a = dx, dstate_in_a = dstate_in;
+  const RealVector grads_a(arena.grad(), arena.grad() + arena.size());
 
   if (opt.check_contract) {
     if (has_nan(dx_a)) report.violations.push_back("backward left entries of dx unwritten (or produced NaN)");
@@ -150,7 +150,7 @@ GradCheckReport gradcheck(Module& module, ParamArena& arena, const GradCheckOpti
     if (rel_diff(dstate_in.data(), dstate_in_a.data(), ns, opt.floor) > 1e-10)
       report.violations.push_back("a repeated backward gives a different dstate_in");
     for (const auto& p : arena.params()) {
-      std::vector<real> twice(p.size);
+      RealVector twice(p.size);
       for (size_t i = 0; i < p.size; ++i) twice[i] = 2 * grads_a[p.offset + i];
       if (rel_diff(arena.grad() + p.offset, twice.data(), p.size, opt.floor) > 1e-10)
         report.violations.push_back("gradient of " + p.name +

@@ -101,7 +101,7 @@ class ParamArena {
   friend class Param;
   std::vector<ParamInfo> params_;
   std::vector<std::string> scope_;
-  std::vector<real> values_, grads_;
+  RealVector values_, grads_;
   size_t total_ = 0;
   bool allocated_ = false;
 };

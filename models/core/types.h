@@ -9,6 +9,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <vector>
 
 namespace db {
 
@@ -19,6 +20,12 @@ using real = float;
 #endif
 
 using Index = Eigen::Index;
+
+// Every buffer of reals starts on a 64-byte boundary. Eigen's vectorised reductions peel scalars
+// until the first aligned address, so with malloc's 16-byte alignment the summation order (and the
+// last bits of a result) would depend on where the heap put a buffer, and two identical runs would
+// differ. Aligned storage makes results a function of the inputs alone.
+using RealVector = std::vector<real, Eigen::aligned_allocator<real>>;
 using MatrixR = Eigen::Matrix<real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using VectorR = Eigen::Matrix<real, Eigen::Dynamic, 1>;
 using MatMap = Eigen::Map<MatrixR>;

@@ -70,25 +70,25 @@ struct DeltaRuleWorkspace {
   bool gated = false;
 
   // --- chunk form, saved by the forward ---
-  std::vector<real> chunk_states;  // [N, K, V]  S_c at the start of chunk c (N = ceil(P/C))
-  std::vector<real> t_hat;         // [P, C]     rows of chunk c hold its L x L inverse (I+A)^-1, row stride C
-  std::vector<real> w;             // [P, K]     W = T^ diag(beta e^G) K
-  std::vector<real> v_new;         // [P, V]     Vn = U - W S_c (row i is delta_i of the recurrence)
-  std::vector<real> g_cum;         // [P]        chunk-local cumsum G of the interleaved gate
+  RealVector chunk_states;  // [N, K, V]  S_c at the start of chunk c (N = ceil(P/C))
+  RealVector t_hat;         // [P, C]     rows of chunk c hold its L x L inverse (I+A)^-1, row stride C
+  RealVector w;             // [P, K]     W = T^ diag(beta e^G) K
+  RealVector v_new;         // [P, V]     Vn = U - W S_c (row i is delta_i of the recurrence)
+  RealVector g_cum;         // [P]        chunk-local cumsum G of the interleaved gate
   // --- chunk form, scratch (sizes C x C, C x K, C x V, C) ---
-  std::vector<real> cc0, cc1, cc2, cc3;
-  std::vector<real> ck0, ck1, ck2, ck3, ck4;
-  std::vector<real> cv0, cv1, cv2;
-  std::vector<real> c0, c1, c2, c3;
-  std::vector<real> kv0;  // [K, V]
+  RealVector cc0, cc1, cc2, cc3;
+  RealVector ck0, ck1, ck2, ck3, ck4;
+  RealVector cv0, cv1, cv2;
+  RealVector c0, c1, c2, c3;
+  RealVector kv0;  // [K, V]
 
   // --- recurrent form ---
-  std::vector<real> checkpoints;   // [ceil(T/seg), K, V] state before the gate of each segment's first token
-  std::vector<real> seg_states;    // [seg*n_h, K, V] pre-update state S~ of each position in a segment
-  std::vector<real> seg_delta;     // [seg*n_h, V]    delta = beta u
-  std::vector<real> seg_u;         // [seg*n_h, V]    u = v - S~^T k
-  std::vector<real> state, dstate, tmp_kv;  // [K, V]
-  std::vector<real> tmp_v;                  // [V]
+  RealVector checkpoints;   // [ceil(T/seg), K, V] state before the gate of each segment's first token
+  RealVector seg_states;    // [seg*n_h, K, V] pre-update state S~ of each position in a segment
+  RealVector seg_delta;     // [seg*n_h, V]    delta = beta u
+  RealVector seg_u;         // [seg*n_h, V]    u = v - S~^T k
+  RealVector state, dstate, tmp_kv;  // [K, V]
+  RealVector tmp_v;                  // [V]
 
   // heap bytes held (for memory accounting by callers)
   size_t bytes() const;

@@ -36,7 +36,7 @@ void check_inputs(const DeltaRuleInputs& in, const char* who) {
 }
 
 // grow-only resize so a reused workspace never reallocates
-void ensure(std::vector<real>& buf, size_t n) {
+void ensure(RealVector& buf, size_t n) {
   if (buf.size() < n) buf.resize(n);
 }
 

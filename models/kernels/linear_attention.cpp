@@ -16,7 +16,7 @@ namespace db {
 
 namespace {
 
-void ensure(std::vector<real>& buf, size_t n) {
+void ensure(RealVector& buf, size_t n) {
   if (buf.size() < n) buf.resize(n);
 }
 

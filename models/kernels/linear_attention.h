@@ -39,10 +39,10 @@ struct LinearAttentionGrads {
 struct LinearAttentionWorkspace {
   enum class Form { none, recurrent, chunk } form = Form::none;
   Index T = 0, K = 0, V = 0, chunk = 0;
-  std::vector<real> chunk_states;  // [N, K, V] S_c at the start of chunk c
-  std::vector<real> state;         // [K, V]
-  std::vector<real> att;           // [C, C]
-  std::vector<real> scaled_do;     // [V] recurrent backward scratch
+  RealVector chunk_states;  // [N, K, V] S_c at the start of chunk c
+  RealVector state;         // [K, V]
+  RealVector att;           // [C, C]
+  RealVector scaled_do;     // [V] recurrent backward scratch
 };
 
 void linear_attention_recurrent_forward(const LinearAttentionInputs& in, real* o, real* ht, LinearAttentionWorkspace& ws);

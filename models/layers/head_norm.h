@@ -36,10 +36,10 @@ class HeadNorm {
   real eps_;
   Index rows_ = 0;
   bool gated_ = false;
-  std::vector<real> o_;        // [rows, H*V]
-  std::vector<real> gate_;     // [rows, H*V] (when gated)
-  std::vector<real> rstd_;     // [rows*H]
-  std::vector<real> scratch_;  // reduction partials
+  RealVector o_;        // [rows, H*V]
+  RealVector gate_;     // [rows, H*V] (when gated)
+  RealVector rstd_;     // [rows*H]
+  RealVector scratch_;  // reduction partials
 };
 
 // Module wrapper for the gradient checker: input row = [o (H*V) | gate (H*V)] when gated, else o
@@ -58,7 +58,7 @@ class HeadNormModule : public Module {
  private:
   bool gated_;
   Index rows_ = 0;
-  std::vector<real> o_, g_, do_, dg_;  // [rows, H*V] each
+  RealVector o_, g_, do_, dg_;  // [rows, H*V] each
 };
 
 }  // namespace db

@@ -36,8 +36,8 @@ class L2Norm : public Module {
   int H_, K_;
   real eps_;
   Index rows_ = 0;          // B*T*H
-  std::vector<real> y_;     // [B*T*H, K]
-  std::vector<real> rstd_;  // [B*T*H]
+  RealVector y_;     // [B*T*H, K]
+  RealVector rstd_;  // [B*T*H]
 };
 
 }  // namespace db

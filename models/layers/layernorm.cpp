@@ -52,7 +52,7 @@ void LayerNorm::backward(const real* dy, real* dx) {
   const int D = dim_;
   // partial layout [dw (D) | db (D)]: the two gradients are not adjacent in the arena, so reduce
   // into one [2D] vector and then add it into both
-  std::vector<real>& dwdb = dwdb_;
+  RealVector& dwdb = dwdb_;
   dwdb.assign(2 * D, real(0));
   parallel_reduce_rows(rows_, 2 * D, dwdb.data(), scratch_, 8 * rows_ * D, [&](Index r0, Index r1, real* part) {
     for (Index r = r0; r < r1; ++r) {

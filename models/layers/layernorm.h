@@ -30,10 +30,10 @@ class LayerNorm : public Module {
   int dim_;
   real eps_;
   Index rows_ = 0;
-  std::vector<real> xhat_;     // [rows, dim] normalised input
-  std::vector<real> rstd_;     // [rows]
-  std::vector<real> scratch_;  // reduction partials [blocks, 2*dim]
-  std::vector<real> dwdb_;     // [2*dim] reduced [dw | db] of one backward
+  RealVector xhat_;     // [rows, dim] normalised input
+  RealVector rstd_;     // [rows]
+  RealVector scratch_;  // reduction partials [blocks, 2*dim]
+  RealVector dwdb_;     // [2*dim] reduced [dw | db] of one backward
 };
 
 }  // namespace db

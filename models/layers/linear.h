@@ -43,7 +43,7 @@ class Linear : public Module {
  private:
   int in_ = 0, out_ = 0;
   Index rows_ = 0;
-  std::vector<real> x_;  // [rows, in] copy of the last forward input
+  RealVector x_;  // [rows, in] copy of the last forward input
 };
 
 }  // namespace db

@@ -42,7 +42,7 @@ inline Index reduction_block(Index n, Index min_block = 64, Index max_parts = 64
 // `scratch` is reused between calls to avoid allocating.
 // `work` as in parallel_blocks.
 template <class F>
-void parallel_reduce_rows(Index n, Index width, real* out, std::vector<real>& scratch, Index work, F&& f) {
+void parallel_reduce_rows(Index n, Index width, real* out, RealVector& scratch, Index work, F&& f) {
   const Index block = reduction_block(n);
   const Index nb = num_blocks(n, block);
   if (nb == 0) return;

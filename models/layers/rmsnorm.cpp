@@ -26,7 +26,7 @@ void rmsnorm_forward(const real* x, const real* w, real* y, real* rstd, Index ro
 }
 
 void rmsnorm_backward(const real* x, const real* w, const real* rstd, const real* dy, real* dx, real* dw, Index rows,
-                      int dim, std::vector<real>& scratch) {
+                      int dim, RealVector& scratch) {
   auto rows_bwd = [&](Index r0, Index r1, real* dw_part) {
     for (Index r = r0; r < r1; ++r) {
       const real* xr = x + r * dim;

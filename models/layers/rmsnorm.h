@@ -20,7 +20,7 @@ void rmsnorm_forward(const real* x, const real* w, real* y, real* rstd, Index ro
 // x, rstd from the forward, dy [rows,dim] -> dx [rows,dim] (overwritten; may alias dy);
 // dw [dim] += sum_rows dy * x * rstd (skipped when null). scratch holds block partials.
 void rmsnorm_backward(const real* x, const real* w, const real* rstd, const real* dy, real* dx, real* dw, Index rows,
-                      int dim, std::vector<real>& scratch);
+                      int dim, RealVector& scratch);
 
 class RMSNorm : public Module {
  public:
@@ -38,9 +38,9 @@ class RMSNorm : public Module {
   int dim_;
   real eps_;
   Index rows_ = 0;
-  std::vector<real> x_;        // [rows, dim]
-  std::vector<real> rstd_;     // [rows]
-  std::vector<real> scratch_;  // reduction partials
+  RealVector x_;        // [rows, dim]
+  RealVector rstd_;     // [rows]
+  RealVector scratch_;  // reduction partials
 };
 
 }  // namespace db

@@ -31,7 +31,7 @@ class Rope {
   int K_;
   double base_;
   int len_ = 0;
-  std::vector<real> cos_, sin_;  // [len, K/2]
+  RealVector cos_, sin_;  // [len, K/2]
 };
 
 // Module wrapper for the gradient checker: y = rope(x) on [B,T,H*K]

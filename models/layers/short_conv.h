@@ -43,12 +43,12 @@ class ShortConv : public Mixer {
   int C_, W_;
   bool silu_;
   int B_ = 0, T_ = 0;
-  std::vector<real> wt_;       // [W, C] weight transposed, channels contiguous
-  std::vector<real> xext_;     // [B, T+W-1, C] carried state followed by the input
-  std::vector<real> z_;        // [B, T, C] pre-activation (kept when silu)
-  std::vector<real> dz_;       // [B, T, C]
-  std::vector<real> dwt_;      // [W, C] reduced weight gradient of one backward
-  std::vector<real> scratch_;  // reduction partials
+  RealVector wt_;       // [W, C] weight transposed, channels contiguous
+  RealVector xext_;     // [B, T+W-1, C] carried state followed by the input
+  RealVector z_;        // [B, T, C] pre-activation (kept when silu)
+  RealVector dz_;       // [B, T, C]
+  RealVector dwt_;      // [W, C] reduced weight gradient of one backward
+  RealVector scratch_;  // reduction partials
 };
 
 }  // namespace db

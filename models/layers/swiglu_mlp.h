@@ -37,11 +37,11 @@ class SwiGLUMLP : public Module {
  private:
   int D_, F_;
   Index rows_ = 0;
-  std::vector<real> x_;   // [rows, D]
-  std::vector<real> g_;   // [rows, F] gate pre-activation
-  std::vector<real> u_;   // [rows, F] up projection; du after backward
-  std::vector<real> h_;   // [rows, F] silu(g) * u
-  std::vector<real> dg_;  // [rows, F] dh, then dg
+  RealVector x_;   // [rows, D]
+  RealVector g_;   // [rows, F] gate pre-activation
+  RealVector u_;   // [rows, F] up projection; du after backward
+  RealVector h_;   // [rows, F] silu(g) * u
+  RealVector dg_;  // [rows, F] dh, then dg
 };
 
 }  // namespace db

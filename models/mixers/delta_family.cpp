@@ -119,7 +119,7 @@ int64_t DeltaFamilyMixer::state_size() const {
   return n;
 }
 
-std::vector<real>& DeltaFamilyMixer::ones_for(int len) {
+RealVector& DeltaFamilyMixer::ones_for(int len) {
   if (static_cast<int>(ones_.size()) < len) ones_.assign(len, real(1));
   return ones_;
 }
@@ -138,7 +138,7 @@ void DeltaFamilyMixer::run_recurrence_backward(const HeadSequence& s, const Head
   DeltaRuleInputs in;
   in.T = T_, in.K = K_, in.V = V_, in.n_h = nh_, in.chunk = cfg_.chunk_size;
   in.q = s.q, in.k = s.k, in.v = s.v, in.beta = s.beta, in.g = s.g, in.h0 = s.h0;
-  std::vector<real> scratch_beta;
+  RealVector scratch_beta;
   DeltaRuleGrads grads;
   grads.dq = g.dq, grads.dk = g.dk, grads.dv = g.dv, grads.dg = g.dg, grads.dh0 = g.dh0;
   // the kernel always produces dbeta; when beta is fixed at 1 it is discarded
@@ -161,7 +161,7 @@ void DeltaFamilyMixer::forward_stateful(const real* x, real* y, int B, int T, co
   const int64_t S = state_size(), S_rec = int64_t{H_} * K_ * V_;
   x_.assign(x, x + rows * D_);
 
-  auto sized = [](std::vector<real>& v, size_t n) { v.resize(n); return v.data(); };
+  auto sized = [](RealVector& v, size_t n) { v.resize(n); return v.data(); };
   q_proj_->apply(x, sized(qp_, rows * HK), rows);
   k_proj_->apply(x, sized(kp_, rows * nh_ * HK), rows);
   v_proj_->apply(x, sized(vp_, rows * nh_ * HV), rows);
@@ -185,8 +185,8 @@ void DeltaFamilyMixer::forward_stateful(const real* x, real* y, int B, int T, co
       }
     }
   }
-  const std::vector<real>* proj[3] = {&qp_, &kp_, &vp_};
-  std::vector<real>* conv_out[3] = {&qc_, &kc_, &vc_};
+  const RealVector* proj[3] = {&qp_, &kp_, &vp_};
+  RealVector* conv_out[3] = {&qc_, &kc_, &vc_};
   for (int i = 0; i < 3; ++i) {
     conv_out[i]->resize(proj[i]->size());
     if (cfg_.short_conv) {
@@ -276,7 +276,7 @@ void DeltaFamilyMixer::backward_stateful(const real* dy, const real* dstate_out,
   const Index rows = Index(B) * T;
   const int HK = H_ * K_, HV = H_ * V_, P = T * nh_, BH = B * H_;
   const int64_t S = state_size(), S_rec = int64_t{H_} * K_ * V_;
-  auto sized = [](std::vector<real>& v, size_t n) { v.resize(n); return v.data(); };
+  auto sized = [](RealVector& v, size_t n) { v.resize(n); return v.data(); };
 
   o_proj_->apply_backward(normed_.data(), dy, sized(d_normed_, rows * HV), rows, false);
   o_norm_->backward(d_normed_.data(), sized(d_o_, rows * HV), g_proj_ ? sized(d_gp_, rows * HV) : nullptr);
@@ -366,9 +366,9 @@ void DeltaFamilyMixer::backward_stateful(const real* dy, const real* dstate_out,
       }
 
   // conv (or plain SiLU) backward into projection gradients
-  const std::vector<real>* proj[3] = {&qp_, &kp_, &vp_};
-  std::vector<real>* dconv[3] = {&dqc_, &dkc_, &dvc_};
-  std::vector<real>* dproj[3] = {&dqp_, &dkp_, &dvp_};
+  const RealVector* proj[3] = {&qp_, &kp_, &vp_};
+  RealVector* dconv[3] = {&dqc_, &dkc_, &dvc_};
+  RealVector* dproj[3] = {&dqp_, &dkp_, &dvp_};
   for (int i = 0; i < 3; ++i) {
     dproj[i]->resize(proj[i]->size());
     if (cfg_.short_conv) {

@@ -101,7 +101,7 @@ class DeltaFamilyMixer : public Mixer {
 
  private:
   void gather_heads(int B, int T);
-  std::vector<real>& ones_for(int len);
+  RealVector& ones_for(int len);
 
   Settings cfg_;
   int D_, H_, K_, V_, nh_;
@@ -113,29 +113,29 @@ class DeltaFamilyMixer : public Mixer {
 
   int B_ = 0, T_ = 0;
   bool has_state_in_ = false;
-  std::vector<real> x_;                  // [B*T, D] input
-  std::vector<real> qp_, kp_, vp_;       // [B*T, H*K], [B*T, n_h*H*K], [B*T, n_h*H*V] projections
-  std::vector<real> qc_, kc_, vc_;       // same shapes after conv + SiLU
-  std::vector<real> bp_, ap_, gp_;       // [B*T, n_h*H], [B*T, H], [B*T, H*V]
-  std::vector<real> qn_, kn_, vh_;       // [B, H, T, K], [B, H, T*n_h, K], [B, H, T*n_h, V] kernel layout
-  std::vector<real> q_rstd_, k_rstd_;    // [B, H, T], [B, H, T*n_h]
-  std::vector<real> beta_, g_, gz_;      // [B, H, T*n_h], [B, H, T], [B, H, T] (gz = a + dt_bias)
-  std::vector<real> oh_;                 // [B, H, T, V] kernel output
-  std::vector<real> o_;                  // [B*T, H*V] heads flattened
-  std::vector<real> normed_;             // [B*T, H*V] after o_norm (and gate)
-  std::vector<real> h0_, ht_;            // [B, H, K, V]
-  std::vector<real> conv_state_in_[3];   // [B, (W-1)*channels] q, k, v
-  std::vector<real> conv_state_out_[3];
-  std::vector<real> ones_;               // [T*n_h] beta = 1 when use_beta is off
+  RealVector x_;                  // [B*T, D] input
+  RealVector qp_, kp_, vp_;       // [B*T, H*K], [B*T, n_h*H*K], [B*T, n_h*H*V] projections
+  RealVector qc_, kc_, vc_;       // same shapes after conv + SiLU
+  RealVector bp_, ap_, gp_;       // [B*T, n_h*H], [B*T, H], [B*T, H*V]
+  RealVector qn_, kn_, vh_;       // [B, H, T, K], [B, H, T*n_h, K], [B, H, T*n_h, V] kernel layout
+  RealVector q_rstd_, k_rstd_;    // [B, H, T], [B, H, T*n_h]
+  RealVector beta_, g_, gz_;      // [B, H, T*n_h], [B, H, T], [B, H, T] (gz = a + dt_bias)
+  RealVector oh_;                 // [B, H, T, V] kernel output
+  RealVector o_;                  // [B*T, H*V] heads flattened
+  RealVector normed_;             // [B*T, H*V] after o_norm (and gate)
+  RealVector h0_, ht_;            // [B, H, K, V]
+  RealVector conv_state_in_[3];   // [B, (W-1)*channels] q, k, v
+  RealVector conv_state_out_[3];
+  RealVector ones_;               // [T*n_h] beta = 1 when use_beta is off
   std::vector<DeltaRuleWorkspace> ws_;   // [B*H]
   // backward buffers
-  std::vector<real> d_normed_, d_o_, d_gp_;   // [B*T, H*V]
-  std::vector<real> doh_, dqn_, dkn_, dvh_;   // kernel layout grads
-  std::vector<real> dbeta_, dg_, dh0_, dht_;  // [B,H,T*n_h], [B,H,T], [B,H,K,V] x2
-  std::vector<real> dqc_, dkc_, dvc_, dbp_, dap_;  // projection-layout grads
-  std::vector<real> dqp_, dkp_, dvp_;
-  std::vector<real> dA_part_, ddt_part_;      // [B, H] per-sequence partial sums
-  std::vector<real> dconv_out_[3], dconv_in_[3];
+  RealVector d_normed_, d_o_, d_gp_;   // [B*T, H*V]
+  RealVector doh_, dqn_, dkn_, dvh_;   // kernel layout grads
+  RealVector dbeta_, dg_, dh0_, dht_;  // [B,H,T*n_h], [B,H,T], [B,H,K,V] x2
+  RealVector dqc_, dkc_, dvc_, dbp_, dap_;  // projection-layout grads
+  RealVector dqp_, dkp_, dvp_;
+  RealVector dA_part_, ddt_part_;      // [B, H] per-sequence partial sums
+  RealVector dconv_out_[3], dconv_in_[3];
 };
 
 }  // namespace db

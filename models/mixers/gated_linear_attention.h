@@ -28,7 +28,7 @@ class GatedLinearAttentionMixer : public DeltaFamilyMixer {
   void run_recurrence_backward(const HeadSequence& s, const HeadSequenceGrads& g) override;
 
  private:
-  std::vector<std::vector<real>> states_;  // per sequence [T+1, K, V]: S_0 = h0, then S_1..S_T
+  std::vector<RealVector> states_;  // per sequence [T+1, K, V]: S_0 = h0, then S_1..S_T
 };
 
 extern const MixerEntry gated_linear_attention_mixer_entry;

@@ -35,12 +35,12 @@ class SoftmaxAttentionMixer : public Mixer {
   std::unique_ptr<Rope> rope_;
 
   int B_ = 0, T_ = 0;
-  std::vector<real> x_;           // [B*T, D]
-  std::vector<real> q_, k_, v_;   // [B*T, H*K] (q, k after RoPE)
-  std::vector<real> probs_;       // [B, H, T, T] softmax probabilities (zero above the diagonal / outside the window)
-  std::vector<real> att_;         // [B*T, H*K] attention output before o_proj
-  std::vector<real> datt_, dq_, dk_, dv_;  // [B*T, H*K]
-  std::vector<real> dscore_;      // [B, H, T, T]
+  RealVector x_;           // [B*T, D]
+  RealVector q_, k_, v_;   // [B*T, H*K] (q, k after RoPE)
+  RealVector probs_;       // [B, H, T, T] softmax probabilities (zero above the diagonal / outside the window)
+  RealVector att_;         // [B*T, H*K] attention output before o_proj
+  RealVector datt_, dq_, dk_, dv_;  // [B*T, H*K]
+  RealVector dscore_;      // [B, H, T, T]
 };
 
 extern const MixerEntry softmax_attention_mixer_entry;

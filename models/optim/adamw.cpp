@@ -13,6 +13,12 @@ AdamW::AdamW(ParamArena& arena, AdamWConfig config)
       for (size_t i = 0; i < p.size; ++i) decay_[p.offset + i] = 1;
 }
 
+void AdamW::reset() {
+  std::fill(m_.begin(), m_.end(), real(0));
+  std::fill(v_.begin(), v_.end(), real(0));
+  step_ = 0;
+}
+
 void AdamW::step(double lr) {
   ++step_;
   const double b1 = config_.beta1, b2 = config_.beta2;

@@ -29,14 +29,16 @@ class AdamW {
   int64_t steps_taken() const { return step_; }
 
   // state for checkpoints: step count and both moment buffers (each arena.size() long)
-  std::vector<real>& first_moment() { return m_; }
-  std::vector<real>& second_moment() { return v_; }
+  RealVector& first_moment() { return m_; }
+  RealVector& second_moment() { return v_; }
   void set_steps_taken(int64_t s) { step_ = s; }
+  // back to the state of a fresh optimizer
+  void reset();
 
  private:
   ParamArena& arena_;
   AdamWConfig config_;
-  std::vector<real> m_, v_;     // [arena.size()]
+  RealVector m_, v_;     // [arena.size()]
   std::vector<uint8_t> decay_;  // [arena.size()] 1 where weight decay applies
   int64_t step_ = 0;
 };
