@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-build/deltabench run experiments/quickstart.yaml --profile quick "$@"
+build/deltabench run experiments/quickstart.yaml --profile quick --jobs 2 "$@"
 build/deltabench table results/quickstart
