@@ -114,7 +114,9 @@ void BM_Mixer(benchmark::State& state, std::string mixer, bool backward) {
   state.counters["tokens/s"] = benchmark::Counter(double(B) * T, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-const int kRegistered = [] {
+// registered from main(): the registry's entries are globals of other translation units, not
+// constructed yet during this file's static initialisation
+void register_benchmarks() {
   for (const auto* e : mixer_registry()) {
     benchmark::RegisterBenchmark(("TrainStep/" + e->name).c_str(), BM_TrainStep, e->name)
         ->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
@@ -123,10 +125,16 @@ const int kRegistered = [] {
                                    BM_Mixer, e->name, bwd)
           ->Arg(128)->Arg(512)->Arg(2048)->Unit(benchmark::kMillisecond)->MinTime(0.3)->UseRealTime();
   }
-  return 0;
-}();
+}
 
 }  // namespace
 }  // namespace db
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  db::register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

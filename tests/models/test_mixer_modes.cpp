@@ -38,6 +38,9 @@ struct Case {
   int T;
 };
 
+// readable in ctest listings instead of a byte dump
+void PrintTo(const Case& c, std::ostream* os) { *os << c.entry->name << " variant " << c.variant << " T=" << c.T; }
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return info.param.entry->name + "_v" + std::to_string(info.param.variant) + "_T" + std::to_string(info.param.T);
 }
