@@ -77,7 +77,8 @@ Options Options::resolve(const OptionSpecs& specs, const std::map<std::string, O
     if (std::holds_alternative<std::vector<double>>(def) && std::holds_alternative<double>(v))
       v = std::vector<double>{std::get<double>(v)};
     if (v.index() != def.index())
-      throw ConfigError(key, fmt::format("'{}' must be a {}, got {} '{}'", key, option_type_name(def),
+      throw ConfigError(key, fmt::format("'{}' must be {} {}, got {} '{}'", key,
+                                         def.index() == 1 ? "an" : "a", option_type_name(def),
                                          option_type_name(value), option_to_string(value)));
     if (!it->choices.empty()) {
       const auto& s = std::get<std::string>(v);

@@ -86,6 +86,11 @@ DeltaFamilyMixer::Settings DeltaFamilyMixer::settings_from(const Options& o, Set
   return s;
 }
 
+Options DeltaFamilyMixer::with_fixed_keys(Options options, const std::map<std::string, OptionValue>& fixed) {
+  for (const auto& [key, value] : fixed) options.set(key, value);
+  return options;
+}
+
 DeltaFamilyMixer::DeltaFamilyMixer(int d_model, const Settings& s, ParamArena& arena)
     : cfg_(s), D_(d_model), H_(s.num_heads), nh_(s.householder) {
   if (s.head_dim == 0 && d_model % s.num_heads != 0)
@@ -152,6 +157,21 @@ void DeltaFamilyMixer::run_recurrence_backward(const HeadSequence& s, const Head
     gated_delta_rule_chunk_backward(in, g.d_o, g.dht, grads, ws_[s.slot]);
   else
     gated_delta_rule_recurrent_backward(in, g.d_o, g.dht, grads, ws_[s.slot]);
+}
+
+DeltaFamilyMixer::HeadSequence DeltaFamilyMixer::head_sequence(int bh, const real* ones) {
+  const size_t T = T_, P = size_t(T_) * nh_;
+  HeadSequence s;
+  s.slot = bh;
+  s.q = qn_.data() + bh * T * K_;
+  s.k = kn_.data() + bh * P * K_;
+  s.v = vh_.data() + bh * P * V_;
+  s.beta = b_proj_ ? beta_.data() + bh * P : ones;
+  s.g = a_proj_ ? g_.data() + bh * T : nullptr;
+  s.h0 = has_state_in_ ? h0_.data() + size_t(bh) * K_ * V_ : nullptr;
+  s.o = oh_.data() + bh * T * V_;
+  s.ht = ht_.data() + size_t(bh) * K_ * V_;
+  return s;
 }
 
 void DeltaFamilyMixer::forward_stateful(const real* x, real* y, int B, int T, const real* state_in, real* state_out) {
@@ -238,16 +258,7 @@ void DeltaFamilyMixer::forward_stateful(const real* x, real* y, int B, int T, co
         g_[size_t(bh) * T + t] = -std::exp(A_log_.data()[h]) * softplus(z);
       }
     }
-    HeadSequence s;
-    s.slot = bh;
-    s.q = qn_.data() + size_t(bh) * T * K_;
-    s.k = kn_.data() + size_t(bh) * P * K_;
-    s.v = vh_.data() + size_t(bh) * P * V_;
-    s.beta = b_proj_ ? beta_.data() + size_t(bh) * P : ones;
-    s.g = a_proj_ ? g_.data() + size_t(bh) * T : nullptr;
-    s.h0 = state_in ? h0_.data() + size_t(bh) * K_ * V_ : nullptr;
-    s.o = oh_.data() + size_t(bh) * T * V_;
-    s.ht = ht_.data() + size_t(bh) * K_ * V_;
+    const HeadSequence s = head_sequence(bh, ones);
     run_recurrence_forward(s);
     for (int t = 0; t < T; ++t)
       std::copy_n(s.o + size_t(t) * V_, V_, o_.data() + (Index(b) * T + t) * HV + h * V_);
@@ -311,15 +322,7 @@ void DeltaFamilyMixer::backward_stateful(const real* dy, const real* dstate_out,
     const int b = bh / H_, h = bh % H_;
     for (int t = 0; t < T; ++t)
       std::copy_n(d_o_.data() + (Index(b) * T + t) * HV + h * V_, V_, doh_.data() + (size_t(bh) * T + t) * V_);
-    HeadSequence s;
-    s.slot = bh;
-    s.q = qn_.data() + size_t(bh) * T * K_;
-    s.k = kn_.data() + size_t(bh) * P * K_;
-    s.v = vh_.data() + size_t(bh) * P * V_;
-    s.beta = b_proj_ ? beta_.data() + size_t(bh) * P : ones;
-    s.g = a_proj_ ? g_.data() + size_t(bh) * T : nullptr;
-    s.h0 = has_state_in_ ? h0_.data() + size_t(bh) * K_ * V_ : nullptr;
-    s.o = oh_.data() + size_t(bh) * T * V_;
+    const HeadSequence s = head_sequence(bh, ones);
     HeadSequenceGrads gr;
     gr.d_o = doh_.data() + size_t(bh) * T * V_;
     gr.dht = dstate_out ? dht_.data() + size_t(bh) * K_ * V_ : nullptr;

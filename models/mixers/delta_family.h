@@ -63,6 +63,8 @@ class DeltaFamilyMixer : public Mixer {
   static OptionSpecs option_specs(const Settings& defaults, bool expose_gate, bool expose_householder);
   // settings from resolved options (keys of option_specs); throws ConfigError for bad values
   static Settings settings_from(const Options& options, Settings defaults);
+  // `options` plus values for family keys a variant does not expose (e.g. linear attention has no beta)
+  static Options with_fixed_keys(Options options, const std::map<std::string, OptionValue>& fixed);
 
  protected:
   // one (batch, head) sequence in kernel layout; pointers into the mixer's buffers
@@ -100,7 +102,8 @@ class DeltaFamilyMixer : public Mixer {
   int V() const { return V_; }
 
  private:
-  void gather_heads(int B, int T);
+  // the kernel-layout buffers of sequence bh = b*H + h (after forward has filled them)
+  HeadSequence head_sequence(int bh, const real* ones);
   RealVector& ones_for(int len);
 
   Settings cfg_;

@@ -23,19 +23,12 @@ OptionSpecs GatedLinearAttentionMixer::specs() {
   return all;
 }
 
-namespace {
-Options with_fixed_keys(const Options& o) {
-  Options full = o;
-  full.set("eigen_range", std::vector<double>{0.0, 1.0});
-  full.set("use_beta", false);
-  full.set("mode", std::string("recurrent"));
-  full.set("chunk_size", int64_t{64});
-  return full;
-}
-}  // namespace
-
 GatedLinearAttentionMixer::GatedLinearAttentionMixer(int d_model, const Options& options, ParamArena& arena)
-    : DeltaFamilyMixer(d_model, settings_from(with_fixed_keys(options), defaults()), arena) {}
+    : DeltaFamilyMixer(d_model, settings_from(with_fixed_keys(options, {{"eigen_range", std::vector<double>{0.0, 1.0}},
+                                                             {"use_beta", false},
+                                                             {"mode", std::string("recurrent")},
+                                                             {"chunk_size", int64_t{64}}}),
+                                   defaults()), arena) {}
 
 void GatedLinearAttentionMixer::run_recurrence_forward(const HeadSequence& s) {
   const int T = this->T(), K = this->K(), V = this->V();

@@ -18,17 +18,8 @@ OptionSpecs LinearAttentionMixer::specs() {
   return all;
 }
 
-namespace {
-Options with_fixed_keys(const Options& o) {
-  Options full = o;
-  full.set("eigen_range", std::vector<double>{0.0, 1.0});
-  full.set("use_beta", false);
-  return full;
-}
-}  // namespace
-
 LinearAttentionMixer::LinearAttentionMixer(int d_model, const Options& options, ParamArena& arena)
-    : DeltaFamilyMixer(d_model, settings_from(with_fixed_keys(options), defaults()), arena) {}
+    : DeltaFamilyMixer(d_model, settings_from(with_fixed_keys(options, {{"eigen_range", std::vector<double>{0.0, 1.0}}, {"use_beta", false}}), defaults()), arena) {}
 
 void LinearAttentionMixer::run_recurrence_forward(const HeadSequence& s) {
   LinearAttentionInputs in;

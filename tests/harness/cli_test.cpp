@@ -72,7 +72,7 @@ TEST(Cli, BadExperimentExitsTwoNamingFileLineAndKey) {
   std::ofstream(tmp.path / "bad.yaml") << "name: bad\ntask:\n  name: mqar\n  seq_len: long\nmodel: {d_model: 8}\n";
   const Result r = deltabench("run bad.yaml --dry-run", tmp.path);
   EXPECT_EQ(r.code, 2);
-  if (find_task("mqar")) EXPECT_TRUE(has(r.err, "bad.yaml:4: task.seq_len: must be a int, got string 'long'")) << r.err;
+  if (find_task("mqar")) EXPECT_TRUE(has(r.err, "bad.yaml:4: task.seq_len: must be an int, got string 'long'")) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp.path / "results"));
 
   std::ofstream(tmp.path / "typo.yaml") << "name: typo\ntask: {name: mqar}\ntrian: {lr: 1}\n";

@@ -104,7 +104,7 @@ TEST(ExperimentValidation, WrongTypeNamesFileLineKeyAndValue) {
     EXPECT_STREQ(e.what(), "x.yaml:4: train.lr: must be a float, got string 'fast'");
   }
   expect_experiment_error([] { expand("task: {name: recall, seq_len: [1, 2]}\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"); },
-                          "x.yaml:1", "task.seq_len", "must be a int");
+                          "x.yaml:1", "task.seq_len", "must be an int");
   expect_experiment_error([] { parse_experiment("task: recall\nseeds: [1, two]\n", "x.yaml"); }, "x.yaml:2", "seeds",
                           "non-negative integers");
 }
