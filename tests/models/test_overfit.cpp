@@ -47,6 +47,38 @@ TEST_P(Overfit, LossFallsByNinetyPercentOnAFixedBatch) {
   EXPECT_LT(last, 0.1 * first) << entry.name << ": loss " << first << " -> " << last;
 }
 
+// the scaffold's other shapes: a hybrid cycling two mixers, tied embeddings, MAD's alternating
+// layout with LayerNorm and a head bias, learned positions
+TEST(OverfitScaffold, HybridTiedAlternateAndPositionedModelsFitAFixedBatch) {
+  constexpr int B = 4, T = 24, N = 16;
+  Rng rng(11);
+  std::vector<int32_t> tokens(B * T), targets(B * T);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng.below(N));
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) targets[b * T + t] = t + 1 < T ? tokens[b * T + t + 1] : -100;
+  for (int shape = 0; shape < 3; ++shape) {
+    ModelConfig c;
+    c.vocab_size = N, c.max_seq_len = T, c.d_model = 32, c.n_layers = 2;
+    c.mixers = {{"deltanet", {}}, {"softmax_attention", {{"window", int64_t{8}}}}};
+    if (shape == 1) c.tie_embeddings = true, c.mlp = "none";
+    if (shape == 2) c.layout = "alternate", c.n_layers = 4, c.norm = "layernorm", c.head_bias = true, c.position = "learned";
+    Model model(c);
+    model.initialize(7);
+    if (shape == 1) EXPECT_EQ(model.params().find("lm_head.weight"), -1);
+    if (shape == 2) EXPECT_GE(model.params().find("lm_head.bias"), 0);
+    AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.0});
+    double first = 0, last = 0;
+    for (int step = 0; step < 300; ++step) {
+      model.params().zero_grad();
+      const LossResult r = model.forward_loss(tokens.data(), targets.data(), B, T, true, nullptr);
+      model.backward();
+      opt.step(3e-3);
+      (step == 0 ? first : last) = r.loss_sum / r.count;
+    }
+    EXPECT_LT(last, 0.1 * first) << "shape " << shape << ": loss " << first << " -> " << last;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, Overfit, ::testing::ValuesIn(mixer_registry()),
                          [](const auto& info) { return info.param->name; });
 
