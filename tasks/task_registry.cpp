@@ -1,25 +1,13 @@
-// task_registry.cpp: the table of benchmark tasks. Adding a task = its entry's declaration and one
-// line in the table below.
+// task_registry.cpp: the table of benchmark tasks. Adding a task = its entry function, declared in
+// the task's header, and one line in the table below.
 #include <fmt/format.h>
 
+#include "tasks/mad/mad_task.h"
+#include "tasks/mqar.h"
+#include "tasks/state_tracking/state_tracking.h"
 #include "tasks/task.h"
 
 namespace db {
-
-// ---- associative recall and MAD (tasks/mqar.cpp, tasks/mad/*.cpp)
-const TaskEntry* mqar_task_entry();
-const TaskEntry* in_context_recall_task_entry();
-const TaskEntry* noisy_in_context_recall_task_entry();
-const TaskEntry* fuzzy_in_context_recall_task_entry();
-const TaskEntry* selective_copying_task_entry();
-const TaskEntry* compression_task_entry();
-const TaskEntry* memorization_task_entry();
-
-// ---- state tracking (tasks/state_tracking/*.cpp)
-const TaskEntry* parity_task_entry();
-const TaskEntry* modular_arithmetic_task_entry();
-const TaskEntry* modular_arithmetic_brackets_task_entry();
-const TaskEntry* word_problem_task_entry();
 
 const std::vector<const TaskEntry*>& task_registry() {
   static const std::vector<const TaskEntry*> table = {

@@ -16,52 +16,33 @@
 namespace db {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-// run the binary with `args` (shell words); stdout and stderr captured separately
-Result deltabench(const std::string& args, const std::filesystem::path& workdir) {
-  const std::filesystem::path err_file = workdir / "stderr.txt";
-  const std::string cmd = "cd '" + workdir.string() + "' && '" + DELTABENCH_BINARY + "' " + args + " 2>'" + err_file.string() + "'";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_text_file(err_file);
-  return r;
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::CliResult;
+using test::has;
+using test::run_deltabench;
 
 TEST(Cli, VersionHelpAndBadSubcommand) {
   test::TempDir tmp;
-  const Result v = deltabench("--version", tmp.path);
+  const CliResult v = run_deltabench("--version", tmp.path);
   EXPECT_EQ(v.code, 0);
   EXPECT_TRUE(has(v.out, std::string("deltabench ") + DELTABENCH_VERSION)) << v.out;
-  const Result h = deltabench("--help", tmp.path);
+  const CliResult h = run_deltabench("--help", tmp.path);
   EXPECT_EQ(h.code, 0);
   for (const char* sub : {"run", "table", "list", "sample", "eval", "forward"}) EXPECT_TRUE(has(h.out, sub)) << sub;
-  const Result rh = deltabench("run --help", tmp.path);
+  const CliResult rh = run_deltabench("run --help", tmp.path);
   EXPECT_EQ(rh.code, 0);
   EXPECT_TRUE(has(rh.out, "--shard")) << rh.out;
-  EXPECT_EQ(deltabench("frobnicate", tmp.path).code, 2);
-  EXPECT_EQ(deltabench("run", tmp.path).code, 2);  // missing file
+  EXPECT_EQ(run_deltabench("frobnicate", tmp.path).code, 2);
+  EXPECT_EQ(run_deltabench("run", tmp.path).code, 2);  // missing file
 }
 
 TEST(Cli, ListPrintsEveryKeyAndMarkdown) {
   test::TempDir tmp;
-  const Result r = deltabench("list", tmp.path);
+  const CliResult r = run_deltabench("list", tmp.path);
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(has(r.out, "train.lr")) << r.out;
   EXPECT_TRUE(has(r.out, "model.d_model")) << r.out;
   for (const TaskEntry* t : task_registry()) EXPECT_TRUE(has(r.out, t->name + ": ")) << t->name;
-  const Result md = deltabench("list --markdown", tmp.path);
+  const CliResult md = run_deltabench("list --markdown", tmp.path);
   EXPECT_EQ(md.code, 0);
   EXPECT_TRUE(has(md.out, "| key | default | description |")) << md.out;
   EXPECT_TRUE(has(md.out, "| `train.lr` | `0.001` |")) << md.out;
@@ -70,13 +51,13 @@ TEST(Cli, ListPrintsEveryKeyAndMarkdown) {
 TEST(Cli, BadExperimentExitsTwoNamingFileLineAndKey) {
   test::TempDir tmp;
   std::ofstream(tmp.path / "bad.yaml") << "name: bad\ntask:\n  name: mqar\n  seq_len: long\nmodel: {d_model: 8}\n";
-  const Result r = deltabench("run bad.yaml --dry-run", tmp.path);
+  const CliResult r = run_deltabench("run bad.yaml --dry-run", tmp.path);
   EXPECT_EQ(r.code, 2);
   if (find_task("mqar")) EXPECT_TRUE(has(r.err, "bad.yaml:4: task.seq_len: must be an int, got string 'long'")) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp.path / "results"));
 
   std::ofstream(tmp.path / "typo.yaml") << "name: typo\ntask: {name: mqar}\ntrian: {lr: 1}\n";
-  const Result t = deltabench("run typo.yaml", tmp.path);
+  const CliResult t = run_deltabench("run typo.yaml", tmp.path);
   EXPECT_EQ(t.code, 2);
   EXPECT_TRUE(has(t.err, "typo.yaml:3: trian: unknown key (did you mean 'train'?)")) << t.err;
 }
@@ -92,22 +73,22 @@ TEST(Cli, DryRunListsTheExpandedRuns) {
                                           "seeds: [1, 2]\n"
                                           "sweep: {grid: {train.lr: [1e-3, 1e-2]}}\n"
                                           "profiles: {quick: {set: {train.epochs: 1}}}\n";
-  const Result r = deltabench("run exp.yaml --dry-run --profile quick", tmp.path);
+  const CliResult r = run_deltabench("run exp.yaml --dry-run --profile quick", tmp.path);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(has(r.out, "4 runs")) << r.out;
   EXPECT_TRUE(has(r.out, mixer + "-lr0.001-s1-")) << r.out;
   EXPECT_FALSE(std::filesystem::exists(tmp.path / "results"));
 
-  const Result shard = deltabench("run exp.yaml --dry-run --shard 1/3", tmp.path);
+  const CliResult shard = run_deltabench("run exp.yaml --dry-run --shard 1/3", tmp.path);
   EXPECT_EQ(shard.code, 0) << shard.err;
   EXPECT_TRUE(has(shard.out, "4 runs, 1 in shard 1/3")) << shard.out;
 
-  const Result slurm = deltabench("run exp.yaml --dry-run", tmp.path);  // no Slurm variables: all runs
+  const CliResult slurm = run_deltabench("run exp.yaml --dry-run", tmp.path);  // no Slurm variables: all runs
   EXPECT_TRUE(has(slurm.out, "4 runs\n")) << slurm.out;
-  const Result set = deltabench("run exp.yaml --dry-run --set train.lr=nope", tmp.path);
+  const CliResult set = run_deltabench("run exp.yaml --dry-run --set train.lr=nope", tmp.path);
   EXPECT_EQ(set.code, 2);
   EXPECT_TRUE(has(set.err, "--set train.lr=nope: train.lr: must be a float")) << set.err;
-  const Result profile = deltabench("run exp.yaml --dry-run --profile quik", tmp.path);
+  const CliResult profile = run_deltabench("run exp.yaml --dry-run --profile quik", tmp.path);
   EXPECT_EQ(profile.code, 2);
   EXPECT_TRUE(has(profile.err, "did you mean 'quick'?")) << profile.err;
 }
@@ -117,21 +98,21 @@ TEST(Cli, TableWritesMarkdownAndCsv) {
   std::filesystem::create_directories(tmp.path / "res");
   write_file_atomically(tmp.path / "res" / "runs.csv",
                         "run_id,status,model.mixer.name,train.lr,score\na,done,x,0.1,0.5\nb,done,x,0.2,0.75\n");
-  const Result r = deltabench("table res --rows model.mixer.name --best-over train.lr", tmp.path);
+  const CliResult r = run_deltabench("table res --rows model.mixer.name --best-over train.lr", tmp.path);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(has(r.out, "| x | 75.0 |")) << r.out;
   EXPECT_TRUE(std::filesystem::exists(tmp.path / "res" / "table.md"));
   EXPECT_TRUE(std::filesystem::exists(tmp.path / "res" / "table.csv"));
-  EXPECT_EQ(deltabench("table missing_folder --rows a", tmp.path).code, 2);
+  EXPECT_EQ(run_deltabench("table missing_folder --rows a", tmp.path).code, 2);
 }
 
 TEST(Cli, SampleValidatesTaskOptions) {
   if (!find_task("mqar")) GTEST_SKIP() << "needs the mqar task";
   test::TempDir tmp;
-  const Result ok = deltabench("sample mqar --set seq_len=32 --set num_kv_pairs=2 --set vocab_size=64 -n 2 --format jsonl", tmp.path);
+  const CliResult ok = run_deltabench("sample mqar --set seq_len=32 --set num_kv_pairs=2 --set vocab_size=64 -n 2 --format jsonl", tmp.path);
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_TRUE(has(ok.out, "\"input\"")) << ok.out;
-  const Result bad = deltabench("sample mqar --set seq_len=abc", tmp.path);
+  const CliResult bad = run_deltabench("sample mqar --set seq_len=abc", tmp.path);
   EXPECT_EQ(bad.code, 2);
   EXPECT_TRUE(has(bad.err, "--set seq_len=abc: task.seq_len")) << bad.err;
 }

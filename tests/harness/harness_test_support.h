@@ -5,11 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <random>
 #include <string>
 
+#include "harness/atomic_file.h"
 #include "harness/component_catalog.h"
 #include "harness/experiment_error.h"
 
@@ -61,5 +66,32 @@ inline void expect_experiment_error(const std::function<void()>& f, const std::s
     EXPECT_EQ(std::string(e.what()).rfind(prefix, 0), 0u) << e.what();
   }
 }
+
+#ifdef DELTABENCH_BINARY
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// run the deltabench binary with `args` (shell words) in `workdir`, one OpenMP thread so results do
+// not depend on the machine; stdout and stderr are captured separately
+inline CliResult run_deltabench(const std::string& args, const std::filesystem::path& workdir) {
+  const std::filesystem::path err_file = workdir / "stderr.txt";
+  const std::string cmd = "cd '" + workdir.string() + "' && OMP_NUM_THREADS=1 '" + DELTABENCH_BINARY + "' " + args +
+                          " 2>'" + err_file.string() + "'";
+  CliResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_text_file(err_file);
+  return r;
+}
+#endif
+
+inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace db::test

@@ -33,29 +33,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-// run the binary with `args` (shell words) in `workdir`; stdout and stderr captured separately
-Result deltabench(const std::string& args, const fs::path& workdir) {
-  const fs::path err_file = workdir / "stderr.txt";
-  const std::string cmd = "cd '" + workdir.string() + "' && OMP_NUM_THREADS=1 '" + DELTABENCH_BINARY + "' " + args +
-                          " 2>'" + err_file.string() + "'";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_text_file(err_file);
-  return r;
-}
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::CliResult;
+using test::has;
+using test::run_deltabench;
 
 constexpr const char* kTinyExperiment = R"(name: tiny
 task: {name: mqar, vocab_size: 64, seq_len: 16, num_kv_pairs: 2, train_examples: 256, test_examples: 64}
@@ -70,7 +50,7 @@ class Inference : public testing::Test {
   static void SetUpTestSuite() {
     tmp_ = new test::TempDir();
     std::ofstream(tmp_->path / "tiny.yaml") << kTinyExperiment;
-    const Result r = deltabench("run tiny.yaml --out results --quiet", tmp_->path);
+    const CliResult r = run_deltabench("run tiny.yaml --out results --quiet", tmp_->path);
     ASSERT_EQ(r.code, 0) << r.err;
     for (const auto& e : fs::directory_iterator(tmp_->path / "results" / "runs")) run_dir_ = e.path();
     ASSERT_TRUE(fs::exists(run_dir_ / "result.json"));
@@ -91,7 +71,7 @@ test::TempDir* Inference::tmp_ = nullptr;
 fs::path Inference::run_dir_, Inference::checkpoint_;
 
 json eval_json(const std::string& args, const fs::path& workdir) {
-  const Result r = deltabench("eval " + args + " --json", workdir);
+  const CliResult r = run_deltabench("eval " + args + " --json", workdir);
   EXPECT_EQ(r.code, 0) << r.err;
   if (r.code != 0) return json::object();
   return json::parse(r.out);
@@ -121,7 +101,7 @@ TEST_F(Inference, EvalReproducesTheRunsScore) {
   EXPECT_EQ(by_dir["metrics"]["score"].get<double>(), run_score);
 
   // aligned text names the metrics
-  const Result text = deltabench("eval --checkpoint " + ckpt(), dir());
+  const CliResult text = run_deltabench("eval --checkpoint " + ckpt(), dir());
   EXPECT_EQ(text.code, 0) << text.err;
   EXPECT_TRUE(has(text.out, "score")) << text.out;
   EXPECT_TRUE(has(text.out, "test, 64 examples, seed 7")) << text.out;
@@ -153,19 +133,19 @@ TEST_F(Inference, EvalChangesTheData) {
 }
 
 TEST_F(Inference, EvalRefusesWhatTheModelCannotTake) {
-  const Result vocab = deltabench("eval --checkpoint " + ckpt() + " --set task.vocab_size=128", dir());
+  const CliResult vocab = run_deltabench("eval --checkpoint " + ckpt() + " --set task.vocab_size=128", dir());
   EXPECT_EQ(vocab.code, 2);
   EXPECT_TRUE(has(vocab.err, checkpoint_.string()) && has(vocab.err, "vocabulary of 128")) << vocab.err;
 
-  const Result key = deltabench("eval --checkpoint " + ckpt() + " --set task.seq_lenn=32", dir());
+  const CliResult key = run_deltabench("eval --checkpoint " + ckpt() + " --set task.seq_lenn=32", dir());
   EXPECT_EQ(key.code, 2);
   EXPECT_TRUE(has(key.err, "--set task.seq_lenn=32") && has(key.err, "seq_len")) << key.err;
 
-  const Result model_key = deltabench("eval --checkpoint " + ckpt() + " --set model.d_model=8", dir());
+  const CliResult model_key = run_deltabench("eval --checkpoint " + ckpt() + " --set model.d_model=8", dir());
   EXPECT_EQ(model_key.code, 2);
   EXPECT_TRUE(has(model_key.err, "task keys only")) << model_key.err;
 
-  const Result task = deltabench("eval --checkpoint " + ckpt() + " --task mqarr", dir());
+  const CliResult task = run_deltabench("eval --checkpoint " + ckpt() + " --task mqarr", dir());
   EXPECT_EQ(task.code, 2);
   EXPECT_TRUE(has(task.err, "did you mean 'mqar'")) << task.err;
 
@@ -177,8 +157,8 @@ TEST_F(Inference, EvalRefusesWhatTheModelCannotTake) {
   m.initialize(1);
   const fs::path learned = dir() / "learned.safetensors";
   save_model_checkpoint(learned, m, {cfg.task_name, cfg.task, cfg.model, cfg.mixers, cfg.seed, 0});
-  EXPECT_EQ(deltabench("eval --checkpoint '" + learned.string() + "' -n 4", dir()).code, 0);
-  const Result too_long = deltabench("eval --checkpoint '" + learned.string() + "' --set task.seq_len=32", dir());
+  EXPECT_EQ(run_deltabench("eval --checkpoint '" + learned.string() + "' -n 4", dir()).code, 0);
+  const CliResult too_long = run_deltabench("eval --checkpoint '" + learned.string() + "' --set task.seq_len=32", dir());
   EXPECT_EQ(too_long.code, 2);
   EXPECT_TRUE(has(too_long.err, "learned positions for 16 tokens") && has(too_long.err, "up to 32")) << too_long.err;
 }
@@ -209,7 +189,7 @@ TEST_F(Inference, ForwardWritesTheModelsLogits) {
   write_safetensors((dir() / "tokens.safetensors").string(), {{"tokens", SafeTensor::from_i64({B, T}, tokens64)}});
   write_safetensors((dir() / "tokens32.safetensors").string(), {{"tokens", i32_tensor({B, T}, tokens)}});
 
-  const Result r = deltabench("forward --checkpoint " + ckpt() + " --tokens tokens.safetensors --out logits.safetensors", dir());
+  const CliResult r = run_deltabench("forward --checkpoint " + ckpt() + " --tokens tokens.safetensors --out logits.safetensors", dir());
   ASSERT_EQ(r.code, 0) << r.err;
   const SafetensorsFile out = read_safetensors((dir() / "logits.safetensors").string());
   ASSERT_TRUE(out.has("logits"));
@@ -243,28 +223,28 @@ TEST_F(Inference, ForwardWritesTheModelsLogits) {
   EXPECT_EQ(labelled, B * 2);  // two queries per example
 
   // I32 token ids give the same logits
-  const Result r32 = deltabench("forward --checkpoint " + ckpt() + " --tokens tokens32.safetensors --out logits32.safetensors", dir());
+  const CliResult r32 = run_deltabench("forward --checkpoint " + ckpt() + " --tokens tokens32.safetensors --out logits32.safetensors", dir());
   ASSERT_EQ(r32.code, 0) << r32.err;
   EXPECT_EQ(read_safetensors((dir() / "logits32.safetensors").string()).f32("logits"), logits);
 }
 
 TEST_F(Inference, BadInputExitsTwoNamingTheFile) {
   // missing, truncated, foreign and mismatched checkpoints
-  const Result none = deltabench("eval --checkpoint nowhere.safetensors", dir());
+  const CliResult none = run_deltabench("eval --checkpoint nowhere.safetensors", dir());
   EXPECT_EQ(none.code, 2);
   EXPECT_TRUE(has(none.err, "nowhere.safetensors")) << none.err;
 
   const std::string bytes = read_text_file(checkpoint_);
   std::ofstream(dir() / "cut.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() - 100);
-  const Result cut = deltabench("eval --checkpoint cut.safetensors", dir());
+  const CliResult cut = run_deltabench("eval --checkpoint cut.safetensors", dir());
   EXPECT_EQ(cut.code, 2);
   EXPECT_TRUE(has(cut.err, "cut.safetensors")) << cut.err;
-  const Result cut_fwd = deltabench("forward --checkpoint cut.safetensors --tokens x --out y", dir());
+  const CliResult cut_fwd = run_deltabench("forward --checkpoint cut.safetensors --tokens x --out y", dir());
   EXPECT_EQ(cut_fwd.code, 2);
   EXPECT_TRUE(has(cut_fwd.err, "cut.safetensors")) << cut_fwd.err;
 
   write_safetensors((dir() / "foreign.safetensors").string(), {{"x", SafeTensor::from_f32({1}, std::vector<float>{1.f})}});
-  const Result foreign = deltabench("eval --checkpoint foreign.safetensors", dir());
+  const CliResult foreign = run_deltabench("eval --checkpoint foreign.safetensors", dir());
   EXPECT_EQ(foreign.code, 2);
   EXPECT_TRUE(has(foreign.err, "foreign.safetensors") && has(foreign.err, "not a deltabench model")) << foreign.err;
 
@@ -275,46 +255,46 @@ TEST_F(Inference, BadInputExitsTwoNamingTheFile) {
   ASSERT_FALSE(victim.empty());
   f.tensors.erase(victim);
   write_safetensors((dir() / "holed.safetensors").string(), f.tensors, f.metadata);
-  const Result holed = deltabench("eval --checkpoint holed.safetensors", dir());
+  const CliResult holed = run_deltabench("eval --checkpoint holed.safetensors", dir());
   EXPECT_EQ(holed.code, 2);
   EXPECT_TRUE(has(holed.err, "holed.safetensors") && has(holed.err, victim)) << holed.err;
 
   // bad token files
   auto forward_to = [&](const std::string& tokens_file, const std::string& out_file) {
-    return deltabench("forward --checkpoint " + ckpt() + " --tokens " + tokens_file + " --out " + out_file, dir());
+    return run_deltabench("forward --checkpoint " + ckpt() + " --tokens " + tokens_file + " --out " + out_file, dir());
   };
   auto forward = [&](const std::string& tokens_file) { return forward_to(tokens_file, "o.safetensors"); };
   write_safetensors((dir() / "big_id.safetensors").string(),
                     {{"tokens", SafeTensor::from_i64({1, 3}, std::vector<int64_t>{1, 64, 2})}});
-  const Result big = forward("big_id.safetensors");
+  const CliResult big = forward("big_id.safetensors");
   EXPECT_EQ(big.code, 2);
   EXPECT_TRUE(has(big.err, "big_id.safetensors") && has(big.err, "tokens[0][1] = 64")) << big.err;
   write_safetensors((dir() / "floats.safetensors").string(),
                     {{"tokens", SafeTensor::from_f32({1, 2}, std::vector<float>{1.f, 2.f})}});
-  const Result floats = forward("floats.safetensors");
+  const CliResult floats = forward("floats.safetensors");
   EXPECT_EQ(floats.code, 2);
   EXPECT_TRUE(has(floats.err, "floats.safetensors") && has(floats.err, "F32")) << floats.err;
   write_safetensors((dir() / "flat.safetensors").string(), {{"tokens", SafeTensor::from_i64({3}, std::vector<int64_t>{1, 2, 3})}});
-  const Result flat = forward("flat.safetensors");
+  const CliResult flat = forward("flat.safetensors");
   EXPECT_EQ(flat.code, 2);
   EXPECT_TRUE(has(flat.err, "flat.safetensors") && has(flat.err, "[B,T]")) << flat.err;
   write_safetensors((dir() / "unnamed.safetensors").string(), {{"ids", SafeTensor::from_i64({1, 1}, std::vector<int64_t>{1})}});
-  const Result unnamed = forward("unnamed.safetensors");
+  const CliResult unnamed = forward("unnamed.safetensors");
   EXPECT_EQ(unnamed.code, 2);
   EXPECT_TRUE(has(unnamed.err, "unnamed.safetensors") && has(unnamed.err, "'tokens'")) << unnamed.err;
-  const Result absent = forward("absent.safetensors");
+  const CliResult absent = forward("absent.safetensors");
   EXPECT_EQ(absent.code, 2);
   EXPECT_TRUE(has(absent.err, "absent.safetensors")) << absent.err;
 
   // an output that cannot be written is a failure (1), not bad input
   write_safetensors((dir() / "ok.safetensors").string(), {{"tokens", SafeTensor::from_i64({1, 2}, std::vector<int64_t>{1, 2})}});
-  const Result unwritable = forward_to("ok.safetensors", "no/such/dir/o.safetensors");
+  const CliResult unwritable = forward_to("ok.safetensors", "no/such/dir/o.safetensors");
   EXPECT_EQ(unwritable.code, 1) << unwritable.err;
   EXPECT_TRUE(has(unwritable.err, "no/such/dir/o.safetensors")) << unwritable.err;
 
   // missing required flags are CLI errors
-  EXPECT_EQ(deltabench("eval", dir()).code, 2);
-  EXPECT_EQ(deltabench("forward --checkpoint " + ckpt(), dir()).code, 2);
+  EXPECT_EQ(run_deltabench("eval", dir()).code, 2);
+  EXPECT_EQ(run_deltabench("forward --checkpoint " + ckpt(), dir()).code, 2);
 }
 
 }  // namespace
