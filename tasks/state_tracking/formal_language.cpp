@@ -106,6 +106,17 @@ std::vector<Example> FormalLanguageTask::generate(Split split, uint64_t seed, in
   return out;
 }
 
+std::string FormalLanguageTask::describe_expression(const Example& ex, int64_t modulus,
+                                                   const std::function<std::string(int32_t)>& token_text) {
+  std::string text;
+  for (int32_t t : ex.input) {
+    if (!text.empty()) text += ' ';
+    text += token_text(t);
+  }
+  return fmt::format("{} {}  (n = {}, mod {})", text, token_text(answer_of(ex)),
+                     ex.meta.count("length") ? ex.meta.at("length") : 0, modulus);
+}
+
 int32_t FormalLanguageTask::answer_of(const Example& ex) {
   for (size_t i = ex.target.size(); i-- > 0;)
     if (ex.target[i] != IGNORE) return ex.target[i];

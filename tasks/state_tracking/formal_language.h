@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,9 @@ class FormalLanguageTask : public Task {
   virtual FormalSequence draw(Rng& rng, const LengthRange& range) const = 0;
   // the answer token of an example (its one labelled target), or -1 when it has none
   static int32_t answer_of(const Example& ex);
+  // "2 - 3 - 3 * 2 = 3  (n = 9, mod 5)": an arithmetic example with its answer, tokens rendered by `token_text`
+  static std::string describe_expression(const Example& ex, int64_t modulus,
+                                         const std::function<std::string(int32_t)>& token_text);
 
  private:
   std::string name_;

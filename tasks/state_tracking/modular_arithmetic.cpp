@@ -48,13 +48,7 @@ class ModularArithmeticTask final : public state_tracking::FormalLanguageTask {
   }
 
   std::string describe(const Example& ex) const override {
-    std::string text;
-    for (int32_t t : ex.input) {
-      if (!text.empty()) text += ' ';
-      text += token_text(t);
-    }
-    return fmt::format("{} {}  (n = {}, mod {})", text, token_text(answer_of(ex)),
-                       ex.meta.count("length") ? ex.meta.at("length") : 0, modulus_);
+    return describe_expression(ex, modulus_, [this](int32_t t) { return token_text(t); });
   }
 
  protected:
