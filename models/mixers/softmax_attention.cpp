@@ -26,6 +26,11 @@ SoftmaxAttentionMixer::SoftmaxAttentionMixer(int d_model, const Options& o, Para
   }
 }
 
+Index SoftmaxAttentionMixer::head_offset(int bh) const {
+  // head h of batch row b: columns [h*K, (h+1)*K) of the [B*T, H*K] buffers, from row b*T
+  return Index(bh / H_) * T_ * H_ * K_ + Index(bh % H_) * K_;
+}
+
 int64_t SoftmaxAttentionMixer::reported_state_size(int seq_len) const {
   const int kept = window_ > 0 ? std::min(seq_len, window_) : seq_len;
   return int64_t{2} * kept * D_;
@@ -51,8 +56,7 @@ void SoftmaxAttentionMixer::forward_stateful(const real* x, real* y, int B, int 
 
 #pragma omp parallel for schedule(static) if (int64_t(B) * H_ * T * T * K_ >= (int64_t(1) << 16))
   for (int bh = 0; bh < B * H_; ++bh) {
-    const int b = bh / H_, h = bh % H_;
-    const Index off = Index(b) * T * HK + h * K_;
+    const Index off = head_offset(bh);
     auto Q = as_matrix(q_.data() + off, T, K_, HK);
     auto Kt = as_matrix(k_.data() + off, T, K_, HK);
     auto Vt = as_matrix(v_.data() + off, T, K_, HK);
@@ -88,8 +92,7 @@ void SoftmaxAttentionMixer::backward_stateful(const real* dy, const real* dstate
 
 #pragma omp parallel for schedule(static) if (int64_t(B) * H_ * T * T * K_ >= (int64_t(1) << 16))
   for (int bh = 0; bh < B * H_; ++bh) {
-    const int b = bh / H_, h = bh % H_;
-    const Index off = Index(b) * T * HK + h * K_;
+    const Index off = head_offset(bh);
     auto Q = as_matrix(q_.data() + off, T, K_, HK);
     auto Kt = as_matrix(k_.data() + off, T, K_, HK);
     auto Vt = as_matrix(v_.data() + off, T, K_, HK);

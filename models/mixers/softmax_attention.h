@@ -29,6 +29,9 @@ class SoftmaxAttentionMixer : public Mixer {
   void backward_stateful(const real* dy, const real* dstate_out, real* dx, real* dstate_in) override;
 
  private:
+  // offset of (batch, head) bh = b*H + h in the [B*T, H*K] q/k/v buffers (row stride H*K)
+  Index head_offset(int bh) const;
+
   int D_, H_, K_;
   int window_;  // 0 = full causal attention
   std::unique_ptr<Linear> q_proj_, k_proj_, v_proj_, o_proj_;
