@@ -52,14 +52,20 @@ void gemm_tn(const real* A, const real* B, real* C, Index M, Index N, Index K, b
   const Index nb = num_blocks(M, kRowBlock);
   ConstMatMap a(A, K, M);  // [K,M]
   ConstMatMap b(B, K, N);  // [K,N]
-#pragma omp parallel if (nb > 1 && M * N * K >= kMinParallelWork)
-  for (Index k0 = 0; k0 < K; k0 += kDepthChunk) {
+  auto block_of_chunk = [&](Index k0, Index blk) {
     const Index kc = std::min(kDepthChunk, K - k0);
+    const Index m0 = blk * kRowBlock, mb = std::min(kRowBlock, M - m0);
+    assign_block(C + m0 * N, mb, N, a.block(k0, m0, kc, mb).transpose(), b.middleRows(k0, kc), true);
+  };
+  if (!worth_a_parallel_region(nb, M * N * K)) {
+    for (Index k0 = 0; k0 < K; k0 += kDepthChunk)
+      for (Index blk = 0; blk < nb; ++blk) block_of_chunk(k0, blk);
+    return;
+  }
+#pragma omp parallel
+  for (Index k0 = 0; k0 < K; k0 += kDepthChunk) {
 #pragma omp for schedule(static)
-    for (Index blk = 0; blk < nb; ++blk) {
-      const Index m0 = blk * kRowBlock, mb = std::min(kRowBlock, M - m0);
-      assign_block(C + m0 * N, mb, N, a.block(k0, m0, kc, mb).transpose(), b.middleRows(k0, kc), true);
-    }
+    for (Index blk = 0; blk < nb; ++blk) block_of_chunk(k0, blk);
   }
 }
 

@@ -7,6 +7,8 @@
 // which block.
 #pragma once
 
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -20,12 +22,24 @@ inline Index num_blocks(Index n, Index block) { return n <= 0 ? 0 : (n + block -
 // below this many (rough) operations a parallel region costs more than it saves
 constexpr Index kMinParallelWork = Index(1) << 15;
 
+// Whether a loop of `blocks` blocks and `work` operations should open a parallel region. Decided
+// before the pragma, not in its `if` clause: an `if (false)` region still enters libgomp, and inside
+// another region (l2norm of one row per token inside the mixers' loop over sequences) that cost a
+// futex call per token, a fifth of a small model's step.
+inline bool worth_a_parallel_region(Index blocks, Index work) {
+  return blocks > 1 && work >= kMinParallelWork && !omp_in_parallel() && omp_get_max_threads() > 1;
+}
+
 // f(begin, end) for every block, blocks spread statically over threads; `work` (a rough operation
 // count of the whole loop) keeps small loops on the calling thread
 template <class F>
 void parallel_blocks(Index n, Index block, Index work, F&& f) {
   const Index nb = num_blocks(n, block);
-#pragma omp parallel for schedule(static) if (nb > 1 && work >= kMinParallelWork)
+  if (!worth_a_parallel_region(nb, work)) {
+    for (Index k = 0; k < nb; ++k) f(k * block, std::min(n, (k + 1) * block));
+    return;
+  }
+#pragma omp parallel for schedule(static)
   for (Index k = 0; k < nb; ++k) f(k * block, std::min(n, (k + 1) * block));
 }
 
@@ -47,8 +61,13 @@ void parallel_reduce_rows(Index n, Index width, real* out, RealVector& scratch, 
   const Index nb = num_blocks(n, block);
   if (nb == 0) return;
   scratch.assign(static_cast<size_t>(nb * width), real(0));
-#pragma omp parallel for schedule(static) if (nb > 1 && work >= kMinParallelWork)
-  for (Index k = 0; k < nb; ++k) f(k * block, std::min(n, (k + 1) * block), scratch.data() + k * width);
+  auto block_k = [&](Index k) { f(k * block, std::min(n, (k + 1) * block), scratch.data() + k * width); };
+  if (worth_a_parallel_region(nb, work)) {
+#pragma omp parallel for schedule(static)
+    for (Index k = 0; k < nb; ++k) block_k(k);
+  } else {
+    for (Index k = 0; k < nb; ++k) block_k(k);
+  }
   for (Index k = 0; k < nb; ++k) {
     const real* p = scratch.data() + k * width;
     for (Index j = 0; j < width; ++j) out[j] += p[j];
