@@ -8,6 +8,7 @@
 
 #include <iostream>
 
+#include "common/version.h"
 #include "harness/component_catalog.h"
 #include "harness/inference.h"
 #include "harness/list_command.h"
@@ -19,7 +20,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"deltabench: train linear-attention-family mixers on synthetic benchmarks and tabulate the results"};
-  app.set_version_flag("--version", std::string("deltabench ") + DELTABENCH_VERSION + " (git " + DELTABENCH_GIT_SHA + ")");
+  app.set_version_flag("--version", std::string("deltabench ") + DELTABENCH_VERSION + " (git " + db::git_sha() + ")");
   app.require_subcommand(1);
 
   db::RunCommandArgs run;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/safetensors.h"
+#include "common/version.h"
 
 namespace db {
 
@@ -62,7 +63,7 @@ void save_model_checkpoint(const std::filesystem::path& path, const Model& model
   meta["mixers"] = mixers.dump();
   meta["seed"] = std::to_string(r.seed);
   meta["step"] = std::to_string(r.step);
-  meta["git_sha"] = DELTABENCH_GIT_SHA;
+  meta["git_sha"] = git_sha();
   write_safetensors(path.string(), tensors, meta);
 }
 

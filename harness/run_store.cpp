@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/version.h"
 #include "harness/atomic_file.h"
 #include "harness/csv.h"
 #include "harness/yaml_values.h"
@@ -31,7 +32,7 @@ json base_record(const ResolvedConfig& config, const std::string& status) {
   j["experiment"] = config.experiment;
   j["hash"] = config.hash;
   j["seed"] = config.seed;
-  j["git_sha"] = DELTABENCH_GIT_SHA;
+  j["git_sha"] = git_sha();
   json flat = json::object();
   for (const auto& [k, v] : config.flat) flat[k] = v;
   j["config"] = flat;
