@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "models/layers/compression_decoder.h"
 #include "models/layers/embedding.h"
 #include "models/layers/layernorm.h"
 #include "models/layers/position_embedding.h"
@@ -44,8 +45,9 @@ ModelConfig ModelConfig::from_options(const Options& m, const std::vector<MixerS
   if (c.n_layers < 1) throw ConfigError("n_layers", "'n_layers' must be >= 1");
   if (c.layout == "alternate" && c.mlp == "none")
     throw ConfigError("mlp", "layout 'alternate' alternates mixer and MLP layers; it needs mlp: swiglu");
-  if (m.get_string("backbone") != "lm")
-    throw ConfigError("backbone", "only backbone 'lm' is implemented (MAD's compression autoencoder is not yet)");
+  c.backbone = m.get_string("backbone");
+  if (c.backbone != "lm" && c.backbone != "autoencoder")
+    throw ConfigError("backbone", "'backbone' must be lm or autoencoder, not '" + c.backbone + "'");
   if (mixers.empty()) throw ConfigError("mixer", "the model needs a mixer");
   return c;
 }
@@ -88,7 +90,11 @@ Model::Model(const ModelConfig& c) : config_(c) {
       }
       layers_.push_back(std::move(L));
     }
-    final_norm_ = make_norm(c, arena_, "norm");
+    if (c.backbone == "autoencoder")
+      final_norm_ = std::make_unique<CompressionDecoder>(arena_, "decoder", D, c.norm == "layernorm", c.norm_eps,
+                                                         c.init_std);
+    else
+      final_norm_ = make_norm(c, arena_, "norm");
   }
   if (c.tie_embeddings)
     head_weight_ = embedding_;

@@ -1,6 +1,8 @@
 // model.h: the language model every experiment trains.
 //
 //   tokens [B,T] -> embedding (+ learned positions) -> blocks -> final norm -> head + loss
+//   (backbone "autoencoder", MAD compression: the final norm is a CompressionDecoder that rebuilds
+//   every position from the last one; see models/layers/compression_decoder.h)
 //
 // layout "block" (fla, Zoology): layer i is  h = x + mixer_i(norm(x));  h + mlp(norm(h)) (MLP
 // optional: Zoology's MQAR models have none). layout "alternate" (MAD): layers alternate mixer
@@ -34,6 +36,9 @@ struct ModelConfig {
   std::string norm = "rmsnorm";  // rmsnorm | layernorm
   double norm_eps = 1e-6;
   std::string position = "none";  // none | learned
+  // lm: head on the final norm at every position; autoencoder: MAD's compression backbone, the
+  // final norm replaced by a decoder that rebuilds every position from the last one
+  std::string backbone = "lm";
   bool tie_embeddings = false;
   bool head_bias = false;
   double init_std = 0.02;
@@ -83,7 +88,7 @@ class Model {
   ParamArena arena_;
   Param embedding_, position_, head_weight_, head_bias_;
   std::vector<std::unique_ptr<Layer>> layers_;
-  std::unique_ptr<Module> final_norm_;
+  std::unique_ptr<Module> final_norm_;  // the final norm, or the compression decoder (autoencoder)
   LmHeadLoss head_;
 
   int B_ = 0, T_ = 0;

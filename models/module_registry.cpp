@@ -15,6 +15,7 @@ extern const ModuleEntry head_norm_module_entry;
 extern const ModuleEntry head_norm_gated_module_entry;
 extern const ModuleEntry position_embedding_module_entry;
 extern const ModuleEntry rope_module_entry;
+extern const ModuleEntry compression_decoder_module_entry;
 
 const std::vector<const ModuleEntry*>& module_registry() {
   static const std::vector<const ModuleEntry*> table = {
@@ -29,6 +30,7 @@ const std::vector<const ModuleEntry*>& module_registry() {
       &head_norm_gated_module_entry,
       &position_embedding_module_entry,
       &rope_module_entry,
+      &compression_decoder_module_entry,
   };
   return table;
 }

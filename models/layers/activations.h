@@ -49,4 +49,17 @@ inline T softplus_grad(T x) {
   return x > T(20) ? T(1) : sigmoid(x);
 }
 
+// gelu(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, the exact form (PyTorch's nn.GELU default)
+template <class T>
+inline T gelu(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+}
+
+// d gelu / dx = Phi(x) + x phi(x), phi the standard normal density
+template <class T>
+inline T gelu_grad(T x) {
+  const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  return cdf + x * T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
+}
+
 }  // namespace db

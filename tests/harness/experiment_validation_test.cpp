@@ -125,6 +125,13 @@ TEST(ExperimentValidation, ImpossibleTrainingValues) {
                           "train.epochs", "set train.epochs or train.steps");
 }
 
+TEST(ExperimentValidation, CompressionNeedsTheAutoencoderBackbone) {
+  expect_experiment_error([] { expand("task: compression\nmodel: {mixer: deltanet, backbone: lm}\ntrain: {epochs: 1}\n"); },
+                          "x.yaml:2", "model.backbone", "needs backbone 'autoencoder'");
+  EXPECT_EQ(expand("task: compression\nmodel: {mixer: deltanet, backbone: autoencoder}\ntrain: {epochs: 1}\n").runs.size(),
+            1u);
+}
+
 TEST(ExperimentValidation, EmptySweepAxisExpandsToNothing) {
   expect_experiment_error(
       [] { parse_experiment("task: recall\nsweep:\n  grid:\n    train.lr: []\n", "x.yaml"); }, "x.yaml:4",

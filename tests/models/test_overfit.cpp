@@ -79,6 +79,34 @@ TEST(OverfitScaffold, HybridTiedAlternateAndPositionedModelsFitAFixedBatch) {
   }
 }
 
+// MAD's compression backbone: the decoder must rebuild every position of a fixed batch from the
+// encoder's last position alone, so the loss can only fall if gradients reach the encoder through it
+TEST(OverfitScaffold, AutoencoderBackboneRebuildsAFixedBatchFromTheLastState) {
+  constexpr int B = 4, T = 8, N = 8;
+  Rng rng(5);
+  std::vector<int32_t> tokens(B * T);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng.below(N - 1));
+  for (int b = 0; b < B; ++b) tokens[b * T + T - 1] = N - 1;  // the compression token
+  ModelConfig c;
+  c.vocab_size = N, c.max_seq_len = T, c.d_model = 32, c.n_layers = 4, c.layout = "alternate";
+  c.norm = "layernorm", c.head_bias = true, c.backbone = "autoencoder";
+  c.mixers = {{"deltanet", {}}};
+  Model model(c);
+  model.initialize(3);
+  EXPECT_GE(model.params().find("model.decoder.fc2.bias"), 0);
+  EXPECT_EQ(model.params().find("model.norm.weight"), -1);
+  AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.0});
+  double first = 0, last = 0;
+  for (int step = 0; step < 300; ++step) {
+    model.params().zero_grad();
+    const LossResult r = model.forward_loss(tokens.data(), tokens.data(), B, T, true, nullptr);
+    model.backward();
+    opt.step(3e-3);
+    (step == 0 ? first : last) = r.loss_sum / r.count;
+  }
+  EXPECT_LT(last, 0.1 * first) << "loss " << first << " -> " << last;
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, Overfit, ::testing::ValuesIn(mixer_registry()),
                          [](const auto& info) { return info.param->name; });
 
