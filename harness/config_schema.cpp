@@ -21,7 +21,7 @@ const OptionSpecs& model_option_specs() {
       {"tie_embeddings", false, "tie the LM head to the token embedding"},
       {"head_bias", false, "bias on the LM head (MAD's backbone has one)"},
       {"backbone", std::string("lm"),
-       "lm: logits at every position; autoencoder: MAD compression (decode every position from the last state)",
+       "lm: logits at every position; autoencoder: MAD compression (decode every position from the last state); task compression requires autoencoder",
        {"lm", "autoencoder"}},
       {"init_std", 0.02, "std of the normal initialisation of Linear, Conv and Embedding weights"},
   };

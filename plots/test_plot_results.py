@@ -250,6 +250,23 @@ def check_reductions():
     print("ok  labels and reductions")
 
 
+def check_prefix_accuracy_table(root):
+    """prefix_accuracy_table.py reads the stored curves at the asked lengths and averages the seeds."""
+    folder = os.path.join(root, "prefix_table")
+    records = word_problem_records(random.Random(1))
+    write_results(folder, records)
+    script = os.path.join(os.path.dirname(SCRIPT), "prefix_accuracy_table.py")
+    proc = subprocess.run([sys.executable, script, folder, "--at", "1", "480"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("| 2 | [-1.0, 1.0] |"))
+    cell_s3 = line.split("|")[3].strip()  # columns: n_h, eigen_range, S3, S5
+    want = [sum(r["curves"]["prefix_accuracy"][l - 1] for r in records
+                if r["config"]["task.group"] == "S3" and r["config"]["model.mixer.householder"] == "2"
+                and r["config"]["model.mixer.eigen_range"] == "[-1.0, 1.0]") / 2 for l in (1, 480)]
+    assert cell_s3 == f"{want[0]:.2f} / {want[1]:.2f}", (cell_s3, want)
+    print("ok  prefix_accuracy_table")
+
+
 def main():
     keep = sys.argv[sys.argv.index("--keep") + 1] if "--keep" in sys.argv else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,6 +283,7 @@ def main():
         check_kind(root, "mixed", mqar_records(rng) + word_problem_records(rng),
                    ["mqar_accuracy_vs_width.png", "word_problems_prefix_accuracy.png"])
         check_edge_cases(root)
+        check_prefix_accuracy_table(root)
     print("all plot_results self-tests passed")
     return 0
 
