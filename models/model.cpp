@@ -5,13 +5,13 @@
 
 #include <stdexcept>
 
+#include "common/ignore_index.h"
 #include "models/layers/compression_decoder.h"
 #include "models/layers/embedding.h"
 #include "models/layers/layernorm.h"
 #include "models/layers/position_embedding.h"
 #include "models/layers/rmsnorm.h"
 #include "models/layers/swiglu_mlp.h"
-#include "tasks/task.h"
 
 namespace db {
 

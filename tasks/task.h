@@ -17,11 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "common/ignore_index.h"
 #include "common/options.h"
 
 namespace db {
-
-constexpr int32_t IGNORE = -100;
 
 enum class Split { train, test };
 const char* split_name(Split s);
