@@ -15,6 +15,25 @@ namespace {
 
 class Overfit : public ::testing::TestWithParam<const MixerEntry*> {};
 
+struct FitResult {
+  double first = 0, last = 0;  // mean loss at the first and the last step
+};
+
+// 300 AdamW steps (lr 3e-3, no weight decay) on one fixed batch
+FitResult fit_fixed_batch(Model& model, const std::vector<int32_t>& tokens, const std::vector<int32_t>& targets,
+                          int B, int T) {
+  AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.0});
+  FitResult fit;
+  for (int step = 0; step < 300; ++step) {
+    model.params().zero_grad();
+    const LossResult r = model.forward_loss(tokens.data(), targets.data(), B, T, true, nullptr);
+    model.backward();
+    opt.step(3e-3);
+    (step == 0 ? fit.first : fit.last) = r.loss_sum / r.count;
+  }
+  return fit;
+}
+
 TEST_P(Overfit, LossFallsByNinetyPercentOnAFixedBatch) {
   const MixerEntry& entry = *GetParam();
   constexpr int B = 4, T = 24, N = 16;
@@ -26,7 +45,6 @@ TEST_P(Overfit, LossFallsByNinetyPercentOnAFixedBatch) {
   c.mixers = {{entry.name, {}}};
   Model model(c);
   model.initialize(7);
-  AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.0});
 
   Rng rng(11);
   std::vector<int32_t> tokens(B * T), targets(B * T);
@@ -34,17 +52,8 @@ TEST_P(Overfit, LossFallsByNinetyPercentOnAFixedBatch) {
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < T; ++t) targets[b * T + t] = t + 1 < T ? tokens[b * T + t + 1] : -100;
 
-  double first = 0, last = 0;
-  for (int step = 0; step < 300; ++step) {
-    model.params().zero_grad();
-    const LossResult r = model.forward_loss(tokens.data(), targets.data(), B, T, true, nullptr);
-    model.backward();
-    opt.step(3e-3);
-    const double loss = r.loss_sum / r.count;
-    if (step == 0) first = loss;
-    last = loss;
-  }
-  EXPECT_LT(last, 0.1 * first) << entry.name << ": loss " << first << " -> " << last;
+  const FitResult fit = fit_fixed_batch(model, tokens, targets, B, T);
+  EXPECT_LT(fit.last, 0.1 * fit.first) << entry.name << ": loss " << fit.first << " -> " << fit.last;
 }
 
 // the scaffold's other shapes: a hybrid cycling two mixers, tied embeddings, MAD's alternating
@@ -66,16 +75,8 @@ TEST(OverfitScaffold, HybridTiedAlternateAndPositionedModelsFitAFixedBatch) {
     model.initialize(7);
     if (shape == 1) EXPECT_EQ(model.params().find("lm_head.weight"), -1);
     if (shape == 2) EXPECT_GE(model.params().find("lm_head.bias"), 0);
-    AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.0});
-    double first = 0, last = 0;
-    for (int step = 0; step < 300; ++step) {
-      model.params().zero_grad();
-      const LossResult r = model.forward_loss(tokens.data(), targets.data(), B, T, true, nullptr);
-      model.backward();
-      opt.step(3e-3);
-      (step == 0 ? first : last) = r.loss_sum / r.count;
-    }
-    EXPECT_LT(last, 0.1 * first) << "shape " << shape << ": loss " << first << " -> " << last;
+    const FitResult fit = fit_fixed_batch(model, tokens, targets, B, T);
+    EXPECT_LT(fit.last, 0.1 * fit.first) << "shape " << shape << ": loss " << fit.first << " -> " << fit.last;
   }
 }
 
@@ -95,16 +96,8 @@ TEST(OverfitScaffold, AutoencoderBackboneRebuildsAFixedBatchFromTheLastState) {
   model.initialize(3);
   EXPECT_GE(model.params().find("model.decoder.fc2.bias"), 0);
   EXPECT_EQ(model.params().find("model.norm.weight"), -1);
-  AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.0});
-  double first = 0, last = 0;
-  for (int step = 0; step < 300; ++step) {
-    model.params().zero_grad();
-    const LossResult r = model.forward_loss(tokens.data(), tokens.data(), B, T, true, nullptr);
-    model.backward();
-    opt.step(3e-3);
-    (step == 0 ? first : last) = r.loss_sum / r.count;
-  }
-  EXPECT_LT(last, 0.1 * first) << "loss " << first << " -> " << last;
+  const FitResult fit = fit_fixed_batch(model, tokens, tokens, B, T);
+  EXPECT_LT(fit.last, 0.1 * fit.first) << "loss " << fit.first << " -> " << fit.last;
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, Overfit, ::testing::ValuesIn(mixer_registry()),
