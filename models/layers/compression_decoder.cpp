@@ -63,14 +63,13 @@ void CompressionDecoder::forward(const real* x, real* y, int B, int T) {
   B_ = B, T_ = T;
   const int D = D_;
   const Index n = Index(B) * T * D;
-  RealVector& pe = grad_a_;  // free until backward
-  sincos_positions(T, D, pe);
+  if (pe_T_ != T) sincos_positions(T, D, pe_), pe_T_ = T;
   z_.resize(n), n1_.resize(n), h1_.resize(n), a1_.resize(n), n2_.resize(n), h2_.resize(n), a2_.resize(n);
   for (int b = 0; b < B; ++b) {
     const real* last = x + (Index(b) * T + T - 1) * D;
     for (int t = 0; t < T; ++t) {
       real* zr = z_.data() + (Index(b) * T + t) * D;
-      const real* pr = pe.data() + Index(t) * D;
+      const real* pr = pe_.data() + Index(t) * D;
       for (int d = 0; d < D; ++d) zr[d] = last[d] + pr[d];
     }
   }

@@ -45,6 +45,8 @@ class CompressionDecoder : public Module {
   std::unique_ptr<Module> norm_out_;
   RealVector z_, n1_, h1_, a1_, n2_, h2_, a2_;  // [rows, D]: input, norm1, fc1, gelu, norm2, fc2, gelu
   RealVector grad_a_, grad_b_;                 // [rows, D] work buffers
+  RealVector pe_;                              // [pe_T_, D] sin-cos table, rebuilt when T changes
+  int pe_T_ = -1;
 };
 
 }  // namespace db

@@ -24,6 +24,7 @@
 #include "harness/inference.h"
 #include "harness/sweep_expander.h"
 #include "harness_test_support.h"
+#include "tiny_run.h"
 #include "models/model.h"
 #include "tasks/task.h"
 
@@ -37,12 +38,8 @@ using test::CliResult;
 using test::has;
 using test::run_deltabench;
 
-constexpr const char* kTinyExperiment = R"(name: tiny
-task: {name: mqar, vocab_size: 64, seq_len: 16, num_kv_pairs: 2, train_examples: 256, test_examples: 64}
-model: {d_model: 16, n_layers: 1, mlp: none, mixer: {name: deltanet, num_heads: 2}}
-train: {epochs: 2, batch_size: 32, lr: 3e-3, threads: 1}
-seeds: [7]
-)";
+using test::kTinyExperiment;
+using test::tiny_config;
 
 // one trained run shared by every test (training it once keeps the file fast)
 class Inference : public testing::Test {
@@ -150,8 +147,7 @@ TEST_F(Inference, EvalRefusesWhatTheModelCannotTake) {
   EXPECT_TRUE(has(task.err, "did you mean 'mqar'")) << task.err;
 
   // a model with learned positions (for 16 tokens) evaluated on 32-token inputs
-  const Experiment ex = parse_experiment(kTinyExperiment, "tiny.yaml");
-  const ResolvedConfig cfg = expand_experiment(ex, {"", {"model.position=learned"}}, registry_catalog()).runs.at(0);
+  const ResolvedConfig cfg = tiny_config({"model.position=learned"});
   auto t = create_task(cfg.task_name, cfg.task);
   Model m(ModelConfig::from_options(cfg.model, cfg.mixers, t->vocab_size(), t->max_input_length()));
   m.initialize(1);

@@ -21,6 +21,7 @@
 #include "harness/sweep_expander.h"
 #include "harness/trainer.h"
 #include "harness_test_support.h"
+#include "tiny_run.h"
 #include "models/model.h"
 #include "tasks/task.h"
 
@@ -30,20 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
-constexpr const char* kTinyExperiment = R"(name: tiny
-task: {name: mqar, vocab_size: 64, seq_len: 16, num_kv_pairs: 2, train_examples: 256, test_examples: 64}
-model: {d_model: 16, n_layers: 1, mlp: none, mixer: {name: deltanet, num_heads: 2}}
-train: {epochs: 2, batch_size: 32, lr: 3e-3, threads: 1}
-seeds: [7]
-)";
-
-// the tiny run with --set style overrides (e.g. "train.checkpoint_interval=3")
-ResolvedConfig tiny_config(const std::vector<std::string>& sets = {}) {
-  const Experiment ex = parse_experiment(kTinyExperiment, "tiny.yaml");
-  const Expansion e = expand_experiment(ex, {"", sets}, registry_catalog());
-  EXPECT_EQ(e.runs.size(), 1u);
-  return e.runs.at(0);
-}
+using test::tiny_config;
 
 TrainHooks quiet_hooks() {
   TrainHooks h;
@@ -103,6 +91,22 @@ TEST(Trainer, TrainingIsDeterministic) {
   EXPECT_NE(read_checkpoint_recipe(tmp.path / "a" / "model.safetensors").step, 0);
 }
 
+// Trains `full` in <root>/b, which holds a step-3 checkpoint, and checks that it says it resumes from
+// step 3 and ends with the metrics and the model bytes of the uninterrupted run `a` in <root>/a.
+void resume_and_expect_the_uninterrupted_run(const ResolvedConfig& full, const fs::path& root, const RunOutcome& a) {
+  TrainHooks talk = quiet_hooks();
+  talk.quiet = false;
+  talk.progress_label = "b";
+  testing::internal::CaptureStderr();
+  const RunOutcome b = train_run(full, root / "b", talk);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("b: resuming from step 3"), std::string::npos) << log;
+
+  expect_same_metrics(a, b);
+  EXPECT_TRUE(bytes_of(root / "a" / "model.safetensors") == bytes_of(root / "b" / "model.safetensors"))
+      << "the resumed run's model.safetensors differs from the uninterrupted run's";
+}
+
 // Resume, with the interruption made deterministic: run B uses the same config plus a tiny
 // train.early_stop, so it stops at its first evaluation (step k, mid-epoch) and writes exactly the
 // checkpoint an interrupted run leaves at step k (model + optimizer state + curve up to k).
@@ -129,17 +133,7 @@ TEST(Trainer, ResumeFromMidRunCheckpointEqualsUninterruptedRun) {
   ASSERT_TRUE(fs::exists(tmp.path / "b" / "state.safetensors"));
   EXPECT_TRUE(bytes_of(tmp.path / "a" / "model.safetensors") != bytes_of(tmp.path / "b" / "model.safetensors"));
 
-  TrainHooks talk = quiet_hooks();
-  talk.quiet = false;
-  talk.progress_label = "b";
-  testing::internal::CaptureStderr();
-  const RunOutcome b = train_run(full, tmp.path / "b", talk);
-  const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("b: resuming from step 3"), std::string::npos) << log;
-
-  expect_same_metrics(a, b);
-  EXPECT_TRUE(bytes_of(tmp.path / "a" / "model.safetensors") == bytes_of(tmp.path / "b" / "model.safetensors"))
-      << "the resumed run's model.safetensors differs from the uninterrupted run's";
+  resume_and_expect_the_uninterrupted_run(full, tmp.path, a);
   EXPECT_EQ(curve_without_timing(tmp.path / "a" / "curve.csv"), curve_without_timing(tmp.path / "b" / "curve.csv"));
 }
 
@@ -158,17 +152,7 @@ TEST(Trainer, ResumeFromCopiedCheckpointFilesEqualsUninterruptedRun) {
   fs::create_directories(tmp.path / "b");
   for (const char* f : {"model.safetensors", "state.safetensors"}) fs::copy_file(tmp.path / "c" / f, tmp.path / "b" / f);
 
-  TrainHooks talk = quiet_hooks();
-  talk.quiet = false;
-  talk.progress_label = "b";
-  testing::internal::CaptureStderr();
-  const RunOutcome b = train_run(full, tmp.path / "b", talk);
-  const std::string log = testing::internal::GetCapturedStderr();
-  EXPECT_NE(log.find("b: resuming from step 3"), std::string::npos) << log;
-
-  expect_same_metrics(a, b);
-  EXPECT_TRUE(bytes_of(tmp.path / "a" / "model.safetensors") == bytes_of(tmp.path / "b" / "model.safetensors"))
-      << "the resumed run's model.safetensors differs from the uninterrupted run's";
+  resume_and_expect_the_uninterrupted_run(full, tmp.path, a);
   // the last evaluation (step 16) sees the same model and the same loss window (steps 9..16)
   EXPECT_EQ(curve_without_timing(tmp.path / "a" / "curve.csv").back(),
             curve_without_timing(tmp.path / "b" / "curve.csv").back());
