@@ -1,0 +1,54 @@
+// shipped_experiments_test.cpp: every experiment file in experiments/ expands, with and without
+// each of its profiles, against the real component registry.
+//
+// Why: the experiment files are what researchers run, and a typo in one (a renamed option, a zip
+// whose lists drifted apart in length) would otherwise surface only when someone starts a sweep.
+// Expansion resolves and validates every run, so this is the same check `run --dry-run` makes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "harness/component_catalog.h"
+#include "harness/experiment_file.h"
+#include "harness/sweep_expander.h"
+
+namespace db {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> shipped_experiment_files() {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(fs::path(DELTABENCH_SOURCE_DIR) / "experiments"))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+TEST(ShippedExperiments, EveryFileAndProfileExpandsAgainstTheRegistry) {
+  const std::vector<fs::path> files = shipped_experiment_files();
+  ASSERT_FALSE(files.empty()) << "no experiments/*.yaml found under " << DELTABENCH_SOURCE_DIR;
+  const ComponentCatalog catalog = registry_catalog();
+  for (const fs::path& file : files) {
+    SCOPED_TRACE(file.filename().string());
+    Experiment experiment;
+    ASSERT_NO_THROW(experiment = load_experiment(file));
+    std::vector<std::string> profiles{""};
+    for (const Profile& profile : experiment.profiles) profiles.push_back(profile.name);
+    for (const std::string& profile : profiles) {
+      SCOPED_TRACE("profile '" + profile + "'");
+      try {
+        const Expansion expansion = expand_experiment(experiment, ExpandOptions{profile, {}}, catalog);
+        EXPECT_FALSE(expansion.runs.empty());
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace db
