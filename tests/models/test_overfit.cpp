@@ -6,6 +6,7 @@
 // Iterates the registry, so a new mixer is covered with no new test code.
 #include <gtest/gtest.h>
 
+#include "common/ignore_index.h"
 #include "common/rng.h"
 #include "models/model.h"
 #include "models/optim/adamw.h"
@@ -18,6 +19,19 @@ class Overfit : public ::testing::TestWithParam<const MixerEntry*> {};
 struct FitResult {
   double first = 0, last = 0;  // mean loss at the first and the last step
 };
+
+// B random sequences of T tokens in [0, N) and their next-token targets (the last position unscored)
+struct FixedBatch {
+  std::vector<int32_t> tokens, targets;  // [B, T] each
+};
+FixedBatch random_next_token_batch(int B, int T, int N, uint64_t seed) {
+  Rng rng(seed);
+  FixedBatch batch{std::vector<int32_t>(B * T), std::vector<int32_t>(B * T)};
+  for (auto& t : batch.tokens) t = static_cast<int32_t>(rng.below(N));
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) batch.targets[b * T + t] = t + 1 < T ? batch.tokens[b * T + t + 1] : IGNORE;
+  return batch;
+}
 
 // 300 AdamW steps (lr 3e-3, no weight decay) on one fixed batch
 FitResult fit_fixed_batch(Model& model, const std::vector<int32_t>& tokens, const std::vector<int32_t>& targets,
@@ -46,13 +60,8 @@ TEST_P(Overfit, LossFallsByNinetyPercentOnAFixedBatch) {
   Model model(c);
   model.initialize(7);
 
-  Rng rng(11);
-  std::vector<int32_t> tokens(B * T), targets(B * T);
-  for (auto& t : tokens) t = static_cast<int32_t>(rng.below(N));
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < T; ++t) targets[b * T + t] = t + 1 < T ? tokens[b * T + t + 1] : -100;
-
-  const FitResult fit = fit_fixed_batch(model, tokens, targets, B, T);
+  const FixedBatch batch = random_next_token_batch(B, T, N, 11);
+  const FitResult fit = fit_fixed_batch(model, batch.tokens, batch.targets, B, T);
   EXPECT_LT(fit.last, 0.1 * fit.first) << entry.name << ": loss " << fit.first << " -> " << fit.last;
 }
 
@@ -60,11 +69,7 @@ TEST_P(Overfit, LossFallsByNinetyPercentOnAFixedBatch) {
 // layout with LayerNorm and a head bias, learned positions
 TEST(OverfitScaffold, HybridTiedAlternateAndPositionedModelsFitAFixedBatch) {
   constexpr int B = 4, T = 24, N = 16;
-  Rng rng(11);
-  std::vector<int32_t> tokens(B * T), targets(B * T);
-  for (auto& t : tokens) t = static_cast<int32_t>(rng.below(N));
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < T; ++t) targets[b * T + t] = t + 1 < T ? tokens[b * T + t + 1] : -100;
+  const FixedBatch batch = random_next_token_batch(B, T, N, 11);
   for (int shape = 0; shape < 3; ++shape) {
     ModelConfig c;
     c.vocab_size = N, c.max_seq_len = T, c.d_model = 32, c.n_layers = 2;
@@ -75,7 +80,7 @@ TEST(OverfitScaffold, HybridTiedAlternateAndPositionedModelsFitAFixedBatch) {
     model.initialize(7);
     if (shape == 1) EXPECT_EQ(model.params().find("lm_head.weight"), -1);
     if (shape == 2) EXPECT_GE(model.params().find("lm_head.bias"), 0);
-    const FitResult fit = fit_fixed_batch(model, tokens, targets, B, T);
+    const FitResult fit = fit_fixed_batch(model, batch.tokens, batch.targets, B, T);
     EXPECT_LT(fit.last, 0.1 * fit.first) << "shape " << shape << ": loss " << fit.first << " -> " << fit.last;
   }
 }
