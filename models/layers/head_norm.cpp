@@ -1,13 +1,14 @@
 // head_norm.cpp: per-head (gated) RMSNorm with a shared weight (see head_norm.h).
 //
 // Gated backward, with n = rmsnorm(o) w and s = silu(gate):
-//   dgate = dy n silu'(gate),  dn = dy s,  then the RMSNorm backward of dn gives d_o and dw.
+//   dgate = dy n silu'(gate),  dn = dy s,  then the RMSNorm backward of dn gives d_o and dw;
+//   with sg = sigmoid(gate) kept from the forward, s = gate sg and silu'(gate) = sg (1 + gate (1 - sg)).
 #include "models/layers/head_norm.h"
 
 #include <algorithm>
 
 #include "models/core/registry.h"
-#include "models/layers/activations.h"
+#include "models/layers/activation_buffers.h"
 #include "models/layers/parallel.h"
 #include "models/layers/rmsnorm.h"
 
@@ -28,8 +29,10 @@ void HeadNorm::forward(const real* o, const real* gate, real* y, Index rows) {
   rmsnorm_forward(o, weight.data(), y, rstd_.data(), rows * H_, V_, eps_);
   if (gated_) {
     gate_.assign(gate, gate + n);
+    gate_sigmoid_.resize(n);
     parallel_blocks(n, 4096, 8 * n, [&](Index i0, Index i1) {
-      for (Index i = i0; i < i1; ++i) y[i] *= silu(gate[i]);
+      sigmoid_buffer(gate + i0, gate_sigmoid_.data() + i0, i1 - i0);
+      for (Index i = i0; i < i1; ++i) y[i] *= gate[i] * gate_sigmoid_[i];
     });
   }
 }
@@ -44,9 +47,9 @@ void HeadNorm::backward(const real* dy, real* d_o, real* dgate) {
         const real rs = rstd_[r];
         for (int j = 0; j < V; ++j) {
           const Index i = r * V + j;
-          const real g = gate_[i], gy = dy[i];
-          if (dgate) dgate[i] = gy * o_[i] * rs * w[j] * silu_grad(g);
-          d_o[i] = gy * silu(g);
+          const real g = gate_[i], sg = gate_sigmoid_[i], gy = dy[i];
+          if (dgate) dgate[i] = gy * o_[i] * rs * w[j] * sg * (real(1) + g * (real(1) - sg));
+          d_o[i] = gy * g * sg;
         }
       }
     });

@@ -38,6 +38,7 @@ class HeadNorm {
   bool gated_ = false;
   RealVector o_;        // [rows, H*V]
   RealVector gate_;     // [rows, H*V] (when gated)
+  RealVector gate_sigmoid_;  // [rows, H*V] sigmoid(gate) (when gated), so the backward needs no exp
   RealVector rstd_;     // [rows*H]
   RealVector scratch_;  // reduction partials
 };

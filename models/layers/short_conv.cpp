@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "models/core/registry.h"
-#include "models/layers/activations.h"
+#include "models/layers/activation_buffers.h"
 #include "models/layers/parallel.h"
 
 namespace db {
@@ -62,8 +62,7 @@ void ShortConv::forward_stateful(const real* x, real* y, int B, int T, const rea
         const real* xi = xe + static_cast<size_t>(t + i) * C;
         for (int c = 0; c < C; ++c) zt[c] += wi[c] * xi[c];
       }
-      if (silu_)
-        for (int c = 0; c < C; ++c) y[row + c] = silu(zt[c]);
+      if (silu_) silu_buffer(zt, y + row, C);
     }
   });
 
@@ -87,7 +86,7 @@ void ShortConv::backward_stateful(const real* dy, const real* dstate_out, real* 
   if (silu_) {
     dz_.resize(static_cast<size_t>(B) * T * C);
     parallel_blocks(static_cast<Index>(B) * T, 256, static_cast<Index>(B) * T * C * 8, [&](Index r0, Index r1) {
-      for (Index j = r0 * C; j < r1 * C; ++j) dz_[j] = dy[j] * silu_grad(z_[j]);
+      silu_backward_buffer(z_.data() + r0 * C, dy + r0 * C, dz_.data() + r0 * C, (r1 - r0) * C);
     });
     dz = dz_.data();
   }

@@ -2,10 +2,11 @@
 //
 // Backward with h = silu(g) u:  dh = dy Wdown,  dg = dh u silu'(g),  du = dh silu(g),
 //   dx = dg Wgate + du Wup,  and each weight gets its own dW += d(out)^T in.
+// With s = sigmoid(g) from the forward, silu(g) = g s and silu'(g) = s (1 + g (1 - s)).
 #include "models/layers/swiglu_mlp.h"
 
 #include "models/core/registry.h"
-#include "models/layers/activations.h"
+#include "models/layers/activation_buffers.h"
 #include "models/layers/parallel.h"
 
 namespace db {
@@ -28,12 +29,14 @@ void SwiGLUMLP::forward(const real* x, real* y, int B, int T) {
   const Index n = rows_ * F_;
   x_.assign(x, x + rows_ * D_);
   g_.resize(n);
+  s_.resize(n);
   u_.resize(n);
   h_.resize(n);
   gate_proj.apply(x, g_.data(), rows_);
   up_proj.apply(x, u_.data(), rows_);
   parallel_blocks(n, 4096, 16 * n, [&](Index i0, Index i1) {
-    for (Index i = i0; i < i1; ++i) h_[i] = silu(g_[i]) * u_[i];
+    sigmoid_buffer(g_.data() + i0, s_.data() + i0, i1 - i0);
+    for (Index i = i0; i < i1; ++i) h_[i] = g_[i] * s_[i] * u_[i];
   });
   down_proj.apply(h_.data(), y, rows_);
 }
@@ -46,9 +49,9 @@ void SwiGLUMLP::backward(const real* dy, real* dx) {
   // dg = dh u silu'(g) in place; du = dh silu(g) overwrites u (a backward consumes its forward)
   parallel_blocks(n, 4096, 16 * n, [&](Index i0, Index i1) {
     for (Index i = i0; i < i1; ++i) {
-      const real dh = dg_[i];
-      dg_[i] = dh * u_[i] * silu_grad(g_[i]);
-      u_[i] = dh * silu(g_[i]);
+      const real dh = dg_[i], g = g_[i], s = s_[i];
+      dg_[i] = dh * u_[i] * s * (real(1) + g * (real(1) - s));
+      u_[i] = dh * g * s;
     }
   });
   gate_proj.apply_backward(x_.data(), dg_.data(), dx, rows_, /*accumulate_dx=*/false);

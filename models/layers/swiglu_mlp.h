@@ -39,6 +39,7 @@ class SwiGLUMLP : public Module {
   Index rows_ = 0;
   RealVector x_;   // [rows, D]
   RealVector g_;   // [rows, F] gate pre-activation
+  RealVector s_;   // [rows, F] sigmoid(g), kept so the backward needs no exp
   RealVector u_;   // [rows, F] up projection; du after backward
   RealVector h_;   // [rows, F] silu(g) * u
   RealVector dg_;  // [rows, F] dh, then dg

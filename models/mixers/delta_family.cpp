@@ -5,8 +5,10 @@
 
 #include <cmath>
 
+#include "models/layers/activation_buffers.h"
 #include "models/layers/activations.h"
 #include "models/layers/l2norm.h"
+#include "models/layers/parallel.h"
 
 namespace db {
 
@@ -27,13 +29,11 @@ void init_dt_bias(real* data, size_t n, Rng& rng) {
   }
 }
 
-void silu_forward(const real* x, real* y, size_t n) {
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (size_t i = 0; i < n; ++i) y[i] = silu(x[i]);
+void silu_forward(const real* x, real* y, Index n) {
+  parallel_blocks(n, 4096, 8 * n, [&](Index i0, Index i1) { silu_buffer(x + i0, y + i0, i1 - i0); });
 }
-void silu_backward(const real* x, const real* dy, real* dx, size_t n) {
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (size_t i = 0; i < n; ++i) dx[i] = dy[i] * silu_grad(x[i]);
+void silu_backward(const real* x, const real* dy, real* dx, Index n) {
+  parallel_blocks(n, 4096, 16 * n, [&](Index i0, Index i1) { silu_backward_buffer(x + i0, dy + i0, dx + i0, i1 - i0); });
 }
 
 }  // namespace
