@@ -2,6 +2,7 @@
 #include "harness/sweep_runner.h"
 
 #include <fmt/format.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +26,13 @@ std::string outcome_note(const RunOutcome& outcome) {
 
 }  // namespace
 
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 SweepSummary run_sweep(const std::vector<ResolvedConfig>& runs, RunStore& store, const TrainFunction& train,
                        const SweepRunOptions& options, std::ostream& log) {
   std::vector<size_t> mine;
@@ -36,7 +44,7 @@ SweepSummary run_sweep(const std::vector<ResolvedConfig>& runs, RunStore& store,
   std::mutex mutex;  // guards summary and log
   std::atomic<size_t> next{0};
   const int jobs = std::max(1, options.jobs);
-  const int cores = options.cores > 0 ? options.cores : std::max(1u, std::thread::hardware_concurrency());
+  const int cores = options.cores > 0 ? options.cores : usable_cores();
 
   auto say = [&](const std::string& text) {
     if (options.quiet) return;

@@ -31,8 +31,12 @@ struct SweepRunOptions {
   Shard shard;                 // this process's slice
   bool quiet = false;          // no progress lines
   bool live_progress = false;  // the trainer may redraw one line (stderr is a terminal, jobs == 1)
-  int cores = 0;               // cores to share between jobs; 0 = hardware_concurrency
+  int cores = 0;               // cores to share between jobs; 0 = usable_cores()
 };
+
+// The cores this process may run on: its affinity mask (taskset, a Slurm cpuset), which can be fewer
+// than the machine has; OpenMP's default team size follows the same mask.
+int usable_cores();
 
 struct SweepSummary {
   size_t in_shard = 0, done = 0, diverged = 0, failed = 0, skipped = 0;

@@ -1,8 +1,10 @@
 // sweep_runner_test.cpp: running sweeps with a fake trainer: shards partition the runs (also when
 // taken from Slurm variables), a sweep killed mid-run resumes to exactly the result of an
 // uninterrupted one, diverged and failed runs are recorded without stopping the sweep, --jobs does
-// not change the results, and file writes are atomic.
+// not change the results, the cores shared between jobs are those of the affinity mask, and file
+// writes are atomic.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,6 +261,22 @@ TEST(SweepRunner, ParallelJobsGiveTheSameResultsAndShareTheCores) {
   EXPECT_EQ(threads_seen, std::set<int>{4});
   CountingTrainer serial;
   EXPECT_EQ(a, run_sweep_into(tmp.path / "serial", serial.fn(), quiet_options()));
+}
+
+TEST(SweepRunner, UsableCoresFollowsTheAffinityMask) {
+  // under taskset or a Slurm cpuset the machine has more cores than the process may use
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  EXPECT_EQ(usable_cores(), CPU_COUNT(&original));
+  int first = 0;
+  while (!CPU_ISSET(first, &original)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  const int pinned = usable_cores();
+  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
+  EXPECT_EQ(pinned, 1);
 }
 
 TEST(SweepRunner, FindsAFinishedRunByHashEvenUnderAnotherSlug) {
