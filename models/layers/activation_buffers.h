@@ -2,10 +2,12 @@
 //
 // The scalar forms in activations.h call libm's expf once per element (twice in a SiLU backward);
 // in a width-64 model that was a tenth of the training step, plus the branchy loops around it that
-// the compiler cannot vectorise. These run Eigen's packet exp over fixed 256-element chunks, so a
-// value's result depends only on its buffer's length and its index in it (never on threads or heap
-// addresses: buffers are 64-byte aligned and chunks start at multiples of 256). The scalar forms are
-// the reference; tests/models/test_activation_buffers.cpp compares the two, including |x| -> inf.
+// the compiler cannot vectorise. These run Eigen's packet exp over fixed 256-element chunks into an
+// aligned scratch (so Eigen never peels scalar iterations off the front), which makes a value's
+// result depend only on its buffer's length and its index in it, never on threads or addresses;
+// parallel_blocks cuts at multiples of 4096, so a block sees the same chunks as the whole buffer.
+// The scalar forms are the reference; tests/models/test_activation_buffers.cpp compares the two,
+// including |x| -> inf.
 #pragma once
 
 #include "models/core/types.h"
