@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "models/layers/activations.h"
+
 // GCC 12's avx512fintrin.h initialises the undefined operand of _mm512_min_pd/_max_pd as `__Y = __Y`,
 // which -Wmaybe-uninitialized reports inside Eigen's double exp; a false positive in a system header.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -46,10 +48,7 @@ void silu_buffer(const real* x, real* y, Index n) {
 
 void silu_backward_buffer(const real* x, const real* dy, real* dx, Index n) {
   for_each_sigmoid_chunk(x, n, [&](Index i0, Index m, const real* sc) {
-    for (Index j = 0; j < m; ++j) {
-      const real xi = x[i0 + j], s = sc[j];
-      dx[i0 + j] = dy[i0 + j] * s * (real(1) + xi * (real(1) - s));
-    }
+    for (Index j = 0; j < m; ++j) dx[i0 + j] = dy[i0 + j] * silu_grad_from_sigmoid(x[i0 + j], sc[j]);
   });
 }
 

@@ -30,11 +30,15 @@ inline T silu(T x) {
   return x * sigmoid(x);
 }
 
-// d silu / dx = s + x s (1 - s) = s (1 + x (1 - s))
+// d silu / dx = s + x s (1 - s) = s (1 + x (1 - s)), given s = sigmoid(x) already computed
+template <class T>
+inline T silu_grad_from_sigmoid(T x, T s) {
+  return s * (T(1) + x * (T(1) - s));
+}
+
 template <class T>
 inline T silu_grad(T x) {
-  const T s = sigmoid(x);
-  return s * (T(1) + x * (T(1) - s));
+  return silu_grad_from_sigmoid(x, sigmoid(x));
 }
 
 // softplus(x) = log(1 + e^x); identity above 20 as in fla/ops/gated_delta_rule/gate.py

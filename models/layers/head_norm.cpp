@@ -9,6 +9,7 @@
 
 #include "models/core/registry.h"
 #include "models/layers/activation_buffers.h"
+#include "models/layers/activations.h"
 #include "models/layers/parallel.h"
 #include "models/layers/rmsnorm.h"
 
@@ -48,7 +49,7 @@ void HeadNorm::backward(const real* dy, real* d_o, real* dgate) {
         for (int j = 0; j < V; ++j) {
           const Index i = r * V + j;
           const real g = gate_[i], sg = gate_sigmoid_[i], gy = dy[i];
-          if (dgate) dgate[i] = gy * o_[i] * rs * w[j] * sg * (real(1) + g * (real(1) - sg));
+          if (dgate) dgate[i] = gy * o_[i] * rs * w[j] * silu_grad_from_sigmoid(g, sg);
           d_o[i] = gy * g * sg;
         }
       }

@@ -7,6 +7,7 @@
 
 #include "models/core/registry.h"
 #include "models/layers/activation_buffers.h"
+#include "models/layers/activations.h"
 #include "models/layers/parallel.h"
 
 namespace db {
@@ -50,7 +51,7 @@ void SwiGLUMLP::backward(const real* dy, real* dx) {
   parallel_blocks(n, 4096, 16 * n, [&](Index i0, Index i1) {
     for (Index i = i0; i < i1; ++i) {
       const real dh = dg_[i], g = g_[i], s = s_[i];
-      dg_[i] = dh * u_[i] * s * (real(1) + g * (real(1) - s));
+      dg_[i] = dh * u_[i] * silu_grad_from_sigmoid(g, s);
       u_[i] = dh * g * s;
     }
   });
