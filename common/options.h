@@ -34,7 +34,7 @@ struct OptionSpec {
   std::string key;
   OptionValue default_value;
   std::string help;
-  std::vector<std::string> choices;  // non-empty: a string option must be one of these
+  std::vector<std::string> choices = {};  // non-empty: a string option must be one of these
 };
 
 using OptionSpecs = std::vector<OptionSpec>;
