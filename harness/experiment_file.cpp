@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -161,6 +162,19 @@ SweepSpec parse_sweep(const YAML::Node& node, const std::string& path, const std
       spec.zip.push_back(std::move(group));
     }
   }
+  // a key swept by two axes would be set by whichever is applied last: copies of runs that differ in
+  // nothing, or a grid that silently does not vary what it names
+  std::map<std::string, Origin> swept;
+  auto check_once = [&](const SweepAxis& axis, const std::string& axis_path) {
+    const auto [it, first] = swept.emplace(axis.key, axis.origin);
+    if (!first)
+      throw ExperimentError(axis.origin, axis_path,
+                            fmt::format("{} is swept twice (also at {}): give it one grid axis or one zip group", axis.key,
+                                        it->second.describe()));
+  };
+  for (const auto& axis : spec.grid) check_once(axis, path + ".grid." + axis.key);
+  for (size_t gi = 0; gi < spec.zip.size(); ++gi)
+    for (const auto& axis : spec.zip[gi].axes) check_once(axis, fmt::format("{}.zip.{}.{}", path, gi, axis.key));
   if (const auto changes = node["changes"]; changes) {
     spec.changes_origin = at(file, changes);
     if (!changes.IsSequence())

@@ -118,18 +118,27 @@ Assignment parse_set_override(const std::string& text) {
 
 SweepSpec merge_sweeps(const SweepSpec& base, const SweepSpec& over) {
   SweepSpec out = base;
+  // a key the profile sweeps leaves the base's axes wherever it was (grid axis or zip member), so
+  // a profile can move a key from the grid into a zip group and back
+  auto drop_from_zip = [&](const std::string& key) {
+    for (auto& group : out.zip)
+      std::erase_if(group.axes, [&](const SweepAxis& a) { return a.key == key; });
+    std::erase_if(out.zip, [](const ZipGroup& g) { return g.axes.empty(); });
+  };
   for (const auto& axis : over.grid) {
+    drop_from_zip(axis.key);
     auto it = std::find_if(out.grid.begin(), out.grid.end(), [&](const SweepAxis& a) { return a.key == axis.key; });
     if (it != out.grid.end()) *it = axis;
     else out.grid.push_back(axis);
   }
   for (const auto& group : over.zip) {
-    auto shares_key = [&](const ZipGroup& g) {
-      for (const auto& a : g.axes)
-        for (const auto& b : group.axes)
-          if (a.key == b.key) return true;
-      return false;
+    auto in_group = [&](const std::string& key) {
+      return std::any_of(group.axes.begin(), group.axes.end(), [&](const SweepAxis& a) { return a.key == key; });
     };
+    auto shares_key = [&](const ZipGroup& g) {
+      return std::any_of(g.axes.begin(), g.axes.end(), [&](const SweepAxis& a) { return in_group(a.key); });
+    };
+    std::erase_if(out.grid, [&](const SweepAxis& a) { return in_group(a.key); });
     auto it = std::find_if(out.zip.begin(), out.zip.end(), shares_key);
     if (it != out.zip.end()) {
       *it = group;

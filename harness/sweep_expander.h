@@ -38,7 +38,9 @@ Expansion expand_experiment(const Experiment& experiment, const ExpandOptions& o
 Assignment parse_set_override(const std::string& text);
 
 // the file's sweep with a profile's sweep on top: grid axes replace same-named axes (else are
-// added), zip groups replace groups sharing a key (else are added), changes replace changes
+// added), zip groups replace groups sharing a key (else are added), changes replace changes; a key
+// the profile sweeps is taken out of the other kind of axis too (a profile grid axis out of the
+// file's zip groups, a profile zip key out of the file's grid), so it is swept exactly once
 SweepSpec merge_sweeps(const SweepSpec& base, const SweepSpec& over);
 
 // readable folder-name part: mixer name(s), then key+value for each varying key, then s<seed>;

@@ -149,6 +149,23 @@ TEST(ExperimentValidation, UnequalZipLengths) {
       "x.yaml:5", "sweep.zip.0.task.num_kv_pairs", "equal lengths");
 }
 
+TEST(ExperimentValidation, AKeySweptTwiceNamesBothLines) {
+  expect_experiment_error(
+      [] {
+        parse_experiment("task: recall\nsweep:\n  grid:\n    train.lr: [1, 2]\n  zip:\n    - task.seq_len: [64, 128]\n"
+                         "      train.lr: [3, 4]\n",
+                         "x.yaml");
+      },
+      "x.yaml:7", "sweep.zip.0.train.lr", "swept twice (also at x.yaml:4)");
+  expect_experiment_error(
+      [] {
+        parse_experiment("task: recall\nprofiles:\n  quick:\n    sweep:\n      zip:\n        - {train.lr: [1, 2]}\n"
+                         "        - {train.lr: [3, 4], task.seq_len: [64, 128]}\n",
+                         "x.yaml");
+      },
+      "x.yaml:7", "profiles.quick.sweep.zip.1.train.lr", "swept twice (also at x.yaml:6)");
+}
+
 TEST(ExperimentValidation, ErrorsInSweepValuesPointAtTheValuesLine) {
   expect_experiment_error(
       [] {

@@ -212,6 +212,54 @@ profiles:
   EXPECT_EQ(merged.changes->size(), 1u);
 }
 
+TEST(SweepProfiles, AProfileMovesAKeyBetweenGridAndZip) {
+  const Experiment ex = parse_experiment(R"(task: recall
+model: {mixer: deltanet}
+train: {epochs: 1}
+sweep:
+  grid: {train.lr: [1, 2, 3], model.d_model: [8, 16]}
+  zip: [{task.seq_len: [64, 128], model.n_layers: [1, 2]}]
+profiles:
+  p:
+    sweep:
+      grid: {model.n_layers: [3]}
+      zip: [{task.seq_len: [32, 64], train.lr: [4, 5]}]
+)", "x.yaml");
+  const SweepSpec merged = merge_sweeps(ex.sweep, ex.profiles.at(0).sweep);
+  // train.lr left the grid for the profile's zip group; model.n_layers left the file's zip group,
+  // which the profile's group (sharing task.seq_len) then replaced
+  ASSERT_EQ(merged.grid.size(), 2u);
+  EXPECT_EQ(merged.grid[0].key, "model.d_model");
+  EXPECT_EQ(merged.grid[1].key, "model.n_layers");
+  ASSERT_EQ(merged.zip.size(), 1u);
+  ASSERT_EQ(merged.zip[0].axes.size(), 2u);
+  EXPECT_EQ(merged.zip[0].axes[1].key, "train.lr");
+
+  const Expansion e = expand_experiment(ex, {"p", {}}, fake_catalog());
+  ASSERT_EQ(e.runs.size(), 4u);  // d_model 2 x zip 2, no copies from a stale lr axis
+  EXPECT_EQ(e.duplicates_dropped, 0u);
+  std::set<std::pair<std::string, std::string>> seq_lr;
+  for (const auto& run : e.runs) {
+    EXPECT_EQ(flat(run, "model.n_layers"), "3");
+    seq_lr.insert({flat(run, "task.seq_len"), flat(run, "train.lr")});
+  }
+  EXPECT_EQ(seq_lr, (std::set<std::pair<std::string, std::string>>{{"32", "4.0"}, {"64", "5.0"}}));
+}
+
+TEST(SweepProfiles, AProfileGridAxisEmptiesAZipGroupItWasTheOnlyMemberOf) {
+  const Experiment ex = parse_experiment(R"(task: recall
+sweep:
+  zip: [{train.lr: [1, 2]}, {task.seq_len: [64, 128]}]
+profiles:
+  p: {sweep: {grid: {train.lr: [3]}}}
+)", "x.yaml");
+  const SweepSpec merged = merge_sweeps(ex.sweep, ex.profiles.at(0).sweep);
+  ASSERT_EQ(merged.zip.size(), 1u);
+  EXPECT_EQ(merged.zip[0].axes.at(0).key, "task.seq_len");
+  ASSERT_EQ(merged.grid.size(), 1u);
+  EXPECT_EQ(merged.grid[0].values.size(), 1u);
+}
+
 TEST(RunIdentity, HashIgnoresFormattingKeyOrderAndDefaultsWrittenOut) {
   const std::string a = "task: {name: recall, seq_len: 64}\nmodel: {mixer: deltanet}\ntrain: {lr: 1e-3, epochs: 2}\nseed: 5\n";
   const std::string b =
