@@ -35,7 +35,8 @@ ComponentCatalog registry_catalog() {
   for (const TaskEntry* entry : task_registry()) {
     // constructing the task runs its cross-field checks (e.g. 4 * num_kv_pairs <= seq_len)
     auto create = entry->create;
-    catalog.tasks.push_back({entry->name, entry->options, [create](const Options& o) { (void)create(o); }});
+    catalog.tasks.push_back(
+        {entry->name, entry->options, [create](const Options& o) { (void)create(o); }, entry->required_backbone});
   }
   for (const MixerEntry* entry : mixer_registry()) catalog.mixers.push_back({entry->name, entry->options});
   return catalog;

@@ -18,6 +18,7 @@ struct CatalogTask {
   OptionSpecs options;
   // cross-field checks of resolved options; throws ConfigError(key, message); may be empty
   std::function<void(const Options&)> validate;
+  std::string required_backbone = {};  // non-empty: the only model.backbone the task allows
 };
 
 struct CatalogMixer {

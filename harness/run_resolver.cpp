@@ -177,11 +177,10 @@ ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::str
 
   c.model = resolve_section(tree, "model", model_option_specs(), {"mixer", "mixers"});
   run_check(tree, "model", [&] { check_model_values(c.model); });
-  // MAD compression targets the input itself with no shift: under the lm backbone every position
-  // would just copy its own token, a meaningless 100%
-  if (c.task_name == "compression" && c.model.get_string("backbone") != "autoencoder")
+  if (!task->required_backbone.empty() && c.model.get_string("backbone") != task->required_backbone)
     throw ExperimentError(tree.origin_of("model.backbone"), "model.backbone",
-                          "task 'compression' needs backbone 'autoencoder' (MAD decodes the sequence from its last state)");
+                          fmt::format("task '{}' needs backbone '{}' (set model.backbone: {})", c.task_name,
+                                      task->required_backbone, task->required_backbone));
   c.mixers = resolve_mixers(tree, catalog);
   c.train = resolve_section(tree, "train", train_option_specs(), {});
   run_check(tree, "train", [&] { check_train_values(c.train); });

@@ -72,6 +72,9 @@ struct TaskEntry {
   OptionSpecs options;      // the task's keys (task.<key>)
   // throws ConfigError naming the key when a value is invalid (e.g. 4*num_kv_pairs > seq_len)
   std::function<std::unique_ptr<Task>(const Options&)> create;
+  // non-empty: the only model.backbone under which the task means anything (MAD compression's target
+  // is its own input, unshifted: under the lm backbone every position would copy its own token)
+  std::string required_backbone = {};
 };
 
 const std::vector<const TaskEntry*>& task_registry();

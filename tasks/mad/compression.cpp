@@ -44,6 +44,7 @@ const TaskEntry* compression_task_entry() {
       "MAD compression: reproduce the whole sequence from its last position",
       mad_base_options(16, 32, 12800),
       [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<CompressionTask>(o); },
+      "autoencoder",
   };
   return &entry;
 }

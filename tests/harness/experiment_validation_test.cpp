@@ -3,6 +3,7 @@
 // key and the problem, because that is what lets a user fix a sweep without reading code.
 #include <gtest/gtest.h>
 
+#include "harness/component_catalog.h"
 #include "harness/experiment_file.h"
 #include "harness/sweep_expander.h"
 #include "harness_test_support.h"
@@ -130,6 +131,15 @@ TEST(ExperimentValidation, CompressionNeedsTheAutoencoderBackbone) {
                           "x.yaml:2", "model.backbone", "needs backbone 'autoencoder'");
   EXPECT_EQ(expand("task: compression\nmodel: {mixer: deltanet, backbone: autoencoder}\ntrain: {epochs: 1}\n").runs.size(),
             1u);
+}
+
+TEST(ExperimentValidation, TheRegisteredCompressionTaskDeclaresItsBackbone) {
+  // the same check against the real registry: the requirement lives in the task's entry
+  const std::string text = "task: compression\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n";
+  expect_experiment_error(
+      [&] { expand_experiment(parse_experiment(text, "x.yaml"), {}, registry_catalog()); }, "x.yaml:2",
+      "model.backbone", "task 'compression' needs backbone 'autoencoder'");
+  EXPECT_TRUE(registry_catalog().find_task("mqar")->required_backbone.empty());
 }
 
 TEST(ExperimentValidation, EmptySweepAxisExpandsToNothing) {

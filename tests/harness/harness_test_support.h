@@ -31,7 +31,7 @@ inline ComponentCatalog fake_catalog() {
                        if (4 * o.get_int("num_kv_pairs") > o.get_int("seq_len"))
                          throw ConfigError("num_kv_pairs", "4 * num_kv_pairs must not exceed seq_len");
                      }});
-  c.tasks.push_back({"compression", {{"seq_len", int64_t{32}, "length"}}, nullptr});
+  c.tasks.push_back({"compression", {{"seq_len", int64_t{32}, "length"}}, nullptr, "autoencoder"});
   c.mixers.push_back({"deltanet", {{"num_heads", int64_t{1}, "heads"}, {"chunk_size", int64_t{64}, "chunk"}}});
   c.mixers.push_back({"softmax_attention", {{"num_heads", int64_t{1}, "heads"}, {"window", int64_t{0}, "window"}}});
   return c;
