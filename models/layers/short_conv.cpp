@@ -2,7 +2,7 @@
 //
 // With xe = [state; x] per sequence ([T+W-1, C], xe[s] = x[s-W+1]):
 //   forward   z[t] = sum_i w[:,i] * xe[t+i]                       (elementwise over channels)
-//   backward  dz = dy * silu'(z);  dxe[s] = sum_{i: 0<=s-i<T} w[:,i] * dz[s-i]  (+ dstate_out for s >= T)
+//   backward  dz = dy * silu'(z) (from z and the forward's sigmoid(z));  dxe[s] = sum_{i: 0<=s-i<T} w[:,i] * dz[s-i]  (+ dstate_out for s >= T)
 //             dx[t] = dxe[t+W-1],  dstate_in[j] = dxe[j],  dw[:,i] += sum_t dz[t] * xe[t+i]
 // The gather form of dxe lets every output row be computed independently.
 #include "models/layers/short_conv.h"
@@ -12,6 +12,7 @@
 
 #include "models/core/registry.h"
 #include "models/layers/activation_buffers.h"
+#include "models/layers/activations.h"
 #include "models/layers/parallel.h"
 
 namespace db {
@@ -46,7 +47,10 @@ void ShortConv::forward_stateful(const real* x, real* y, int B, int T, const rea
       std::fill(xe, xe + ns, real(0));
     std::copy(x + static_cast<size_t>(b) * T * C, x + static_cast<size_t>(b + 1) * T * C, xe + ns);
   }
-  if (silu_) z_.resize(static_cast<size_t>(B) * T * C);
+  if (silu_) {
+    z_.resize(static_cast<size_t>(B) * T * C);
+    z_sigmoid_.resize(z_.size());
+  }
 
   const Index ntb = num_blocks(T, kTimeBlock);
   parallel_blocks(B * ntb, 1, static_cast<Index>(B) * T * C * W * 2, [&](Index u, Index) {
@@ -62,7 +66,11 @@ void ShortConv::forward_stateful(const real* x, real* y, int B, int T, const rea
         const real* xi = xe + static_cast<size_t>(t + i) * C;
         for (int c = 0; c < C; ++c) zt[c] += wi[c] * xi[c];
       }
-      if (silu_) silu_buffer(zt, y + row, C);
+      if (silu_) {
+        real* st = z_sigmoid_.data() + row;
+        sigmoid_buffer(zt, st, C);
+        for (int c = 0; c < C; ++c) y[row + c] = zt[c] * st[c];
+      }
     }
   });
 
@@ -85,8 +93,9 @@ void ShortConv::backward_stateful(const real* dy, const real* dstate_out, real* 
   const real* dz = dy;
   if (silu_) {
     dz_.resize(static_cast<size_t>(B) * T * C);
-    parallel_blocks(static_cast<Index>(B) * T, 256, static_cast<Index>(B) * T * C * 8, [&](Index r0, Index r1) {
-      silu_backward_buffer(z_.data() + r0 * C, dy + r0 * C, dz_.data() + r0 * C, (r1 - r0) * C);
+    const Index n = static_cast<Index>(B) * T * C;
+    parallel_blocks(n, 4096, 4 * n, [&](Index i0, Index i1) {
+      for (Index i = i0; i < i1; ++i) dz_[i] = dy[i] * silu_grad_from_sigmoid(z_[i], z_sigmoid_[i]);
     });
     dz = dz_.data();
   }

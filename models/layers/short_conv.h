@@ -46,6 +46,7 @@ class ShortConv : public Mixer {
   RealVector wt_;       // [W, C] weight transposed, channels contiguous
   RealVector xext_;     // [B, T+W-1, C] carried state followed by the input
   RealVector z_;        // [B, T, C] pre-activation (kept when silu)
+  RealVector z_sigmoid_;  // [B, T, C] sigmoid(z) (when silu), so the backward needs no exp
   RealVector dz_;       // [B, T, C]
   RealVector dwt_;      // [W, C] reduced weight gradient of one backward
   RealVector scratch_;  // reduction partials
