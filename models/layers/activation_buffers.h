@@ -4,8 +4,10 @@
 // in a width-64 model that was a tenth of the training step, plus the branchy loops around it that
 // the compiler cannot vectorise. These run Eigen's packet exp over fixed 256-element chunks into an
 // aligned scratch (so Eigen never peels scalar iterations off the front), which makes a value's
-// result depend only on its buffer's length and its index in it, never on threads or addresses;
-// parallel_blocks cuts at multiples of 4096, so a block sees the same chunks as the whole buffer.
+// result depend only on its buffer's length and its index in it, never on addresses. Threads cannot
+// change it either: parallel_blocks' cuts depend only on the problem size (parallel.h), and the
+// callers that split a buffer cut it at multiples of 4096, so a block even sees the same chunks as
+// the whole buffer.
 // The scalar forms are the reference; tests/models/test_activation_buffers.cpp compares the two,
 // including |x| -> inf.
 #pragma once

@@ -2,7 +2,8 @@
 //
 // With xe = [state; x] per sequence ([T+W-1, C], xe[s] = x[s-W+1]):
 //   forward   z[t] = sum_i w[:,i] * xe[t+i]                       (elementwise over channels)
-//   backward  dz = dy * silu'(z) (from z and the forward's sigmoid(z));  dxe[s] = sum_{i: 0<=s-i<T} w[:,i] * dz[s-i]  (+ dstate_out for s >= T)
+//   backward  dz = dy * silu'(z)  (from z and the forward's sigmoid(z): no second exp)
+//             dxe[s] = sum_{i: 0<=s-i<T} w[:,i] * dz[s-i]  (+ dstate_out for s >= T)
 //             dx[t] = dxe[t+W-1],  dstate_in[j] = dxe[j],  dw[:,i] += sum_t dz[t] * xe[t+i]
 // The gather form of dxe lets every output row be computed independently.
 #include "models/layers/short_conv.h"
