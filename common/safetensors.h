@@ -1,6 +1,6 @@
 // safetensors.h: read and write the safetensors tensor container.
 //
-// Reference vectors (shared/reference), checkpoints and exported parameters all use this one
+// Reference vectors (tests/data/reference), checkpoints and exported parameters all use this one
 // format so that PyTorch / numpy can read what deltabench writes and vice versa. Layout: an 8-byte
 // little-endian header length N, N bytes of JSON ({name: {dtype, shape, data_offsets}} plus an
 // optional "__metadata__" string map), then raw little-endian C-order data; data_offsets are

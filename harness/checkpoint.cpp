@@ -54,7 +54,10 @@ void save_model_checkpoint(const std::filesystem::path& path, const Model& model
     tensors[p.name] = SafeTensor::from_f32(p.shape, values);
   }
   std::map<std::string, std::string> meta = extra;
-  meta["format"] = "deltabench-model-1";
+  // "format" is what Hugging Face's loader requires ("pt": PyTorch tensors) before it opens a file
+  // with fla's models; deltabench's own recipe format is named beside it
+  meta["format"] = "pt";
+  meta[kRecipeFormatKey] = kModelRecipeFormat;
   meta["task_name"] = r.task_name;
   meta["task"] = options_to_json(r.task);
   meta["model"] = options_to_json(r.model.values());
@@ -64,12 +67,14 @@ void save_model_checkpoint(const std::filesystem::path& path, const Model& model
   meta["seed"] = std::to_string(r.seed);
   meta["step"] = std::to_string(r.step);
   meta["git_sha"] = git_sha();
+  meta["build"] = build_flavour();
   write_safetensors(path.string(), tensors, meta);
 }
 
 ModelRecipe read_checkpoint_recipe(const std::filesystem::path& path) {
   const SafetensorsFile f = read_safetensors(path.string());
-  if (f.meta("format") != "deltabench-model-1")
+  // checkpoints written before the recipe format had its own key carry it in "format"
+  if (f.meta(kRecipeFormatKey, f.meta("format")) != kModelRecipeFormat)
     throw std::runtime_error(fmt::format("{}: not a deltabench model checkpoint (no __metadata__.format)", path.string()));
   ModelRecipe r;
   try {

@@ -19,6 +19,12 @@
 
 namespace db {
 
+// __metadata__ key naming deltabench's format of a file, and its values. ("format" itself is "pt",
+// which Hugging Face's loader requires.)
+inline constexpr const char* kRecipeFormatKey = "deltabench_format";
+inline constexpr const char* kModelRecipeFormat = "deltabench-model-1";
+inline constexpr const char* kLogitsFormat = "deltabench-logits-1";
+
 struct ModelRecipe {
   std::string task_name;
   OptionOverrides task;          // task.<key> values

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/safetensors.h"
+#include "harness/checkpoint.h"
 #include "harness/evaluate.h"
 #include "harness/experiment_error.h"
 #include "harness/sweep_expander.h"
@@ -199,7 +200,10 @@ int eval_command(const EvalArgs& args, std::ostream& out, std::ostream& err) {
       rows.emplace_back("loss", fmt_number(e.loss));
       for (const auto& [k, values] : e.metrics.curves) {
         std::string list;
-        for (size_t i = 0; i < values.size(); ++i) list += (i ? " " : "") + fmt_number(values[i]);
+        for (size_t i = 0; i < values.size(); ++i) {
+          if (i) list += ' ';
+          list += fmt_number(values[i]);
+        }
         rows.emplace_back(k, "[" + list + "]");
       }
       size_t width = 0;
@@ -258,10 +262,11 @@ int forward_command(const ForwardArgs& args, std::ostream&, std::ostream& err) {
     const std::vector<float> values(logits.begin(), logits.end());
 
     // the recipe travels with the logits, so the other side knows which model and task produced
-    // them; "format" is renamed so the file is never mistaken for a loadable model checkpoint
+    // them; the format keys are replaced so the file is never mistaken for a loadable model checkpoint
     std::map<std::string, std::string> meta = ck.metadata;
-    meta["model_format"] = meta["format"];
-    meta["format"] = "deltabench-logits-1";
+    meta["model_format"] = kModelRecipeFormat;
+    meta["format"] = kLogitsFormat;
+    meta[kRecipeFormatKey] = kLogitsFormat;
     meta["checkpoint"] = ck.path.string();
     meta["tokens_file"] = in;
     write_safetensors(args.out.string(), {{"logits", SafeTensor::from_f32({B, T, mc.vocab_size}, values)}}, meta);

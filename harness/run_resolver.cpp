@@ -133,6 +133,21 @@ void emit_values(std::string& out, const std::map<std::string, OptionValue>& val
 
 }  // namespace
 
+void check_values_alone(const ConfigTree& tree, const ComponentCatalog& catalog) {
+  const std::string task_name = name_at(tree, "task.name");
+  if (!task_name.empty()) {
+    const CatalogTask* task = catalog.find_task(task_name);
+    if (!task) throw ExperimentError(tree.origin_of("task.name"), "task.name", did_you_mean(task_name, catalog.task_names(), "task"));
+    resolve_section(tree, "task", task->options, {"name"});
+  }
+  const Options model = resolve_section(tree, "model", model_option_specs(), {"mixer", "mixers"});
+  run_check(tree, "model", [&] { check_model_values(model); });
+  if (tree.find("model.mixer") || tree.has_below("model.mixer") || tree.find("model.mixers") || tree.has_below("model.mixers"))
+    resolve_mixers(tree, catalog);
+  const Options train = resolve_section(tree, "train", train_option_specs(), {});
+  run_check(tree, "train", [&] { check_train_values(train); });
+}
+
 std::string canonical_yaml(const ResolvedConfig& c) {
   std::string out = "task:\n";
   out += fmt::format("  name: {}\n", yaml_value_text(c.task_name));
@@ -151,7 +166,11 @@ std::string canonical_yaml(const ResolvedConfig& c) {
     }
   }
   out += "train:\n";
-  emit_values(out, c.train.values(), "  ");
+  // train.threads decides only how fast a run goes, never its bits (models/layers/parallel.h), so it is
+  // no part of a run's identity: the same run on a laptop and on a 64-core node has one folder
+  auto train = c.train.values();
+  train.erase("threads");
+  emit_values(out, train, "  ");
   out += fmt::format("seed: {}\n", c.seed);
   return out;
 }

@@ -19,7 +19,13 @@ namespace db {
 ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::string& experiment,
                            const ComponentCatalog& catalog);
 
-// the run's canonical YAML (sections task, model, train, seed; keys sorted; defaults filled)
+// Every value in `tree` checked on its own (known key, type, choice, range, component name), without
+// the task's and mixers' checks that relate values to each other. Applied to an experiment's base
+// config: a value that every sweep point overrides is used by no run, yet a reader believes it is.
+void check_values_alone(const ConfigTree& tree, const ComponentCatalog& catalog);
+
+// the run's canonical YAML (sections task, model, train, seed; keys sorted; defaults filled): what
+// decides its result, so train.threads is left out
 std::string canonical_yaml(const ResolvedConfig& config);
 // 12 hex digits of fnv1a64(canonical_yaml)
 std::string config_hash(const std::string& canonical_yaml_text);

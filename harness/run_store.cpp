@@ -33,6 +33,7 @@ json base_record(const ResolvedConfig& config, const std::string& status) {
   j["hash"] = config.hash;
   j["seed"] = config.seed;
   j["git_sha"] = git_sha();
+  j["build"] = build_flavour();
   json flat = json::object();
   for (const auto& [k, v] : config.flat) flat[k] = v;
   j["config"] = flat;
@@ -48,7 +49,7 @@ std::string cell(const json& v) {
 }
 
 // column groups in runs.csv order: ids, config, metrics, run facts, error
-const std::vector<std::string> kFactColumns = {"num_params", "state_size", "steps", "tokens_per_s", "wall_s", "git_sha"};
+const std::vector<std::string> kFactColumns = {"num_params", "state_size", "steps", "tokens_per_s", "wall_s", "git_sha", "build"};
 
 }  // namespace
 

@@ -173,6 +173,7 @@ std::string make_slug(const ResolvedConfig& config, const std::vector<std::strin
 }
 
 Expansion expand_experiment(const Experiment& ex, const ExpandOptions& options, const ComponentCatalog& catalog) {
+  check_values_alone(ex.base, catalog);
   ConfigTree base = ex.base;
   SweepSpec sweep = ex.sweep;
   SeedList seeds = ex.seeds;

@@ -17,9 +17,11 @@
 #include <sstream>
 
 #include "common/rng.h"
+#include "harness/atomic_file.h"
 #include "harness/batching.h"
 #include "harness/checkpoint.h"
 #include "harness/evaluate.h"
+#include "harness/hf_config.h"
 #include "models/model.h"
 #include "models/optim/adamw.h"
 #include "models/optim/schedule.h"
@@ -160,6 +162,8 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
     save_model_checkpoint(model_path, model, recipe, {{"experiment", cfg.experiment}, {"config_hash", cfg.hash}});
     save_training_state(state_path, optimizer, {at_step, train_seconds, tokens_seen, loss_window, loss_window_steps});
   };
+  // config.json lets fla's AutoModelForCausalLM open model.safetensors where fla has such a model
+  if (const FlaConfig fla = fla_config(mc); fla.json) write_file_atomically(run_dir / "config.json", fla.json->dump(2) + "\n");
   CurveWriter curve(run_dir / "curve.csv", step);
 
   RunOutcome outcome;

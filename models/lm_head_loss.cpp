@@ -1,55 +1,54 @@
 // lm_head_loss.cpp: blocked head + cross-entropy at labelled positions (see lm_head_loss.h).
 #include "models/lm_head_loss.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
+
+#include "models/layers/gemm.h"
+#include "models/layers/parallel.h"
 
 namespace db {
 
 namespace {
 constexpr int64_t kRowBlock = 128;
-}
+// dW partials kept at once: enough groups to spread over a 16-core node, few enough that summing
+// the [N, D] partials stays a small part of the step
+constexpr int64_t kMaxPartials = 16;
+}  // namespace
 
 void LmHeadLoss::logits(const real* hidden, int64_t M, int D, const real* weight, const real* bias, int N,
                         real* out) {
-  MatMap y(out, M, N);
-  y.noalias() = as_matrix(hidden, M, D) * as_matrix(weight, N, D).transpose();
-  if (bias) y.rowwise() += ConstVecMap(bias, N).transpose();
+  gemm_nt(hidden, weight, out, M, N, D);
+  if (bias) MatMap(out, M, N).rowwise() += ConstVecMap(bias, N).transpose();
 }
 
 double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* weight, const real* bias, int N,
                            const int32_t* targets, int32_t* argmax, real grad_scale) {
   M_ = M, D_ = D, N_ = N;
   has_grad_ = grad_scale != real(0);
-  // small heads (a few labelled rows) run on one thread: forking would cost more than the work
-  const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
-  const int threads = blocks > 1 && M * N * D >= (int64_t(1) << 20) ? std::min<int>(omp_get_max_threads(), blocks) : 1;
-  if (static_cast<int>(tile_.size()) < threads) tile_.resize(threads);
+  const int64_t blocks = num_blocks(M, kRowBlock);
+  const int64_t groups = std::min(blocks, kMaxPartials);
+  if (static_cast<int64_t>(tile_.size()) < groups) tile_.resize(groups);
   if (has_grad_) {
     dhidden_.resize(static_cast<size_t>(M) * D);
-    dweight_part_.resize(threads);
-    dbias_part_.resize(threads);
-    for (int t = 0; t < threads; ++t) {
-      dweight_part_[t].assign(static_cast<size_t>(N) * D, real(0));
-      if (bias) dbias_part_[t].assign(N, real(0));
+    dweight_part_.resize(groups);
+    dbias_part_.resize(groups);
+    for (int64_t g = 0; g < groups; ++g) {
+      dweight_part_[g].assign(static_cast<size_t>(N) * D, real(0));
+      if (bias) dbias_part_[g].assign(N, real(0));
     }
   }
   std::vector<double> block_loss(blocks, 0.0);
-  ConstMatMap W(weight, N, D);
 
-#pragma omp parallel num_threads(threads)
-  {
-    const int tid = omp_get_thread_num();
-    auto& tile = tile_[tid];
+  // group g owns row blocks [g * blocks / groups, (g + 1) * blocks / groups)
+  auto run_group = [&](int64_t g) {
+    auto& tile = tile_[g];
     tile.resize(static_cast<size_t>(kRowBlock) * N);
-#pragma omp for schedule(static)
-    for (int64_t blk = 0; blk < blocks; ++blk) {
+    for (int64_t blk = g * blocks / groups; blk < (g + 1) * blocks / groups; ++blk) {
       const int64_t r0 = blk * kRowBlock, rows = std::min(kRowBlock, M - r0);
-      ConstMatMap h(hidden + r0 * D, rows, D);
-      MatMap z(tile.data(), rows, N);  // logits, then probabilities, then dlogits
-      z.noalias() = h * W.transpose();
+      const real* h = hidden + r0 * D;                 // [rows, D]
+      gemm_nt(h, weight, tile.data(), rows, N, D);      // logits [rows, N]
+      MatMap z(tile.data(), rows, N);                  // logits, then probabilities, then dlogits
       if (bias) z.rowwise() += ConstVecMap(bias, N).transpose();
       double loss = 0.0;
       for (int64_t r = 0; r < rows; ++r) {
@@ -70,11 +69,18 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
       }
       block_loss[blk] = loss;
       if (has_grad_) {
-        MatMap(dhidden_.data() + r0 * D, rows, D).noalias() = z * W;
-        MatMap(dweight_part_[tid].data(), N, D).noalias() += z.transpose() * h;
-        if (bias) VecMap(dbias_part_[tid].data(), N) += z.colwise().sum().transpose();
+        gemm_nn(tile.data(), weight, dhidden_.data() + r0 * D, rows, D, N);                    // dhidden = z W
+        gemm_tn(tile.data(), h, dweight_part_[g].data(), N, D, rows, /*accumulate=*/true);  // dW += z^T h
+        if (bias) VecMap(dbias_part_[g].data(), N) += z.colwise().sum().transpose();
       }
     }
+  };
+  // small heads (a few labelled rows) stay on the calling thread: forking would cost more than the work
+  if (worth_a_parallel_region(groups, M * N * D)) {
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < groups; ++g) run_group(g);
+  } else {
+    for (int64_t g = 0; g < groups; ++g) run_group(g);
   }
   double total = 0.0;
   for (double l : block_loss) total += l;
@@ -83,11 +89,12 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
 
 const real* LmHeadLoss::backward(real* dweight, real* dbias) {
   if (!has_grad_) return nullptr;
-  // sum the per-thread partials in thread order; split over the weight rows
-#pragma omp parallel for schedule(static) if (int64_t(N_) * D_ >= 65536)
-  for (int64_t row = 0; row < N_; ++row)
-    for (const auto& part : dweight_part_)
-      for (int d = 0; d < D_; ++d) dweight[row * D_ + d] += part[row * D_ + d];
+  // sum the per-group partials in group order; split over the weight rows
+  parallel_blocks(N_, 64, int64_t(N_) * D_ * static_cast<int64_t>(dweight_part_.size()), [&](Index r0, Index r1) {
+    for (Index row = r0; row < r1; ++row)
+      for (const auto& part : dweight_part_)
+        for (int d = 0; d < D_; ++d) dweight[row * D_ + d] += part[row * D_ + d];
+  });
   if (dbias)
     for (const auto& part : dbias_part_)
       for (int j = 0; j < N_; ++j) dbias[j] += part[j];

@@ -6,8 +6,9 @@
 // gradient of the mean loss, dhidden = dlogits W, dW += dlogits^T h), which bounds memory at any
 // vocabulary and keeps the [block, N] tile in cache. The gradient is computed in the same pass as
 // the loss (the head is the last op), kept, and added into the parameter gradients by backward().
-// Blocks are split over threads statically and per-thread dW partials are summed in thread order,
-// so a given thread count always gives the same bits.
+// Row blocks are grouped into at most kMaxPartials groups by a rule that looks only at M; each
+// group owns a dW partial, groups are spread over threads, and partials are summed in group order,
+// so every thread count gives the same bits.
 #pragma once
 
 #include <cstdint>
@@ -36,9 +37,9 @@ class LmHeadLoss {
   int D_ = 0, N_ = 0;
   bool has_grad_ = false;
   RealVector dhidden_;                   // [M, D]
-  std::vector<RealVector> dweight_part_;  // per thread [N, D]
-  std::vector<RealVector> dbias_part_;    // per thread [N]
-  std::vector<RealVector> tile_;          // per thread [block, N]
+  std::vector<RealVector> dweight_part_;  // per group [N, D]
+  std::vector<RealVector> dbias_part_;    // per group [N]
+  std::vector<RealVector> tile_;          // per group [block, N]
 };
 
 }  // namespace db

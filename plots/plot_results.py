@@ -6,7 +6,7 @@
 Reads RESULTS_DIR/runs.csv (one row per run, written by `deltabench run`; see harness/run_store.cpp) and,
 for the curves, RESULTS_DIR/runs/<run_id>/result.json. Only rows with status "done" count. PNGs go to
 RESULTS_DIR/plots/ unless --out says otherwise. Why: a sweep's numbers are easiest to check against the
-published figures (shared/docs/task-protocols.md) when they are drawn the same way:
+published figures (docs/task-protocols.md) when they are drawn the same way:
 
   mqar            accuracy (score) vs model.d_model on a log2 axis, one panel per task.seq_len (or per
                   (seq_len, num_kv_pairs) pair), one line per mixer label; best over train.lr for each

@@ -1,6 +1,6 @@
 // gated_delta_rule.h: the gated delta rule kernel family (DeltaNet, Gated DeltaNet, DeltaProduct).
 //
-// One kernel covers all three mixers (docs: shared/docs/delta-rule-math.md sections 3-7):
+// One kernel covers all three mixers (math: docs/delta-rule-math.md sections 3-7):
 //   per token t:  S <- exp(g_t) S                                  (g == nullptr means g_t = 0)
 //                 for j < n_h:  p = t*n_h + j
 //                               S <- S + k_p (beta_p (v_p - S^T k_p))^T

@@ -1,6 +1,6 @@
 // gated_delta_rule_chunk.cpp: the chunkwise (WY / UT transform) gated delta rule, forward and backward.
 //
-// Math: shared/docs/delta-rule-math.md sections 4-7. The sequence is the interleaved one of
+// Math: docs/delta-rule-math.md sections 4-7. The sequence is the interleaved one of
 // P = T*n_h positions (DeltaProduct sub-steps are ordinary delta steps); the gate of token t sits on
 // position t*n_h and the query of token t on position t*n_h + n_h - 1. Chunks are C consecutive
 // positions, so a chunk may start or end inside a token; that is exact because the recurrence only

@@ -9,6 +9,15 @@ namespace db {
 namespace {
 
 constexpr Index kRowBlock = 32;
+
+// Eigen sizes its cache blocking (how the summed dimension is split) from the CPU's cache sizes,
+// read at run time; a CPU with another L1 or L2 would then add in another order. Fixed sizes make
+// every product's bits a function of the code alone. The values are a common L1d/L2/L3 of current
+// x86-64 cores, so the blocking stays near the best on most machines.
+const bool kEigenCacheSizesFixed = [] {
+  Eigen::setCpuCacheSizes(32 * 1024, 1024 * 1024, 8 * 1024 * 1024);
+  return true;
+}();
 // at most 32 rows at compile time: Eigen's parallelize_gemm is disabled for such destinations
 using RowBlockMap =
     Eigen::Map<Eigen::Matrix<real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, kRowBlock, Eigen::Dynamic>>;

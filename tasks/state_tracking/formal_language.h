@@ -1,7 +1,7 @@
 // formal_language.h: the frame shared by the three Grazzi et al. (ICLR 2025) "Chomsky" state-tracking
 // tasks: parity, modular arithmetic without brackets, modular arithmetic with brackets.
 //
-// Source protocol: /work/shared/docs/task-protocols.md section C.1, after
+// Source protocol: docs/task-protocols.md section C.1, after
 // xlstm/experiments/data/formal_language/tasks/{parity,modular_arithmetic,
 // modular_arithmetic_with_brackets}.py and formal_language_dataset.py.
 //

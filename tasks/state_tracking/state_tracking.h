@@ -1,7 +1,7 @@
 // state_tracking.h: the registry entries of the state-tracking tasks, and the per-example seed rule
 // they share.
 //
-// Tasks (see /work/shared/docs/task-protocols.md, sections C and D):
+// Tasks (see docs/task-protocols.md, sections C and D):
 //   parity, modular_arithmetic, modular_arithmetic_brackets  Grazzi et al. (ICLR 2025) "Chomsky"
 //       tasks, after xlstm/experiments/data/formal_language/tasks/{parity,modular_arithmetic,
 //       modular_arithmetic_with_brackets}.py (tasks/state_tracking/formal_language.h)

@@ -87,8 +87,8 @@ TEST(Safetensors, RoundTripKeepsValuesShapesAndMetadata) {
   std::filesystem::remove(path);
 }
 
-TEST(Safetensors, ReadsTheSharedReferenceFiles) {
-  const auto f = read_safetensors(std::string(DELTABENCH_SHARED_DIR) + "/reference/kernel_deltanet.safetensors");
+TEST(Safetensors, ReadsTheCommittedReferenceFiles) {
+  const auto f = read_safetensors(std::string(DELTABENCH_TEST_DATA_DIR) + "/reference/kernel_deltanet.safetensors");
   EXPECT_EQ(f.at("q").dtype, SafeDtype::F64);
   EXPECT_EQ(f.shape("q"), (std::vector<int64_t>{2, 2, 100, 16}));
   EXPECT_EQ(f.meta("householder"), "1");

@@ -97,6 +97,30 @@ TEST(ExperimentValidation, UnknownTaskOrMixerNameSuggestsTheClosest) {
                           "x.yaml:3", "model.mixer.name", "did you mean 'deltanet'?");
 }
 
+TEST(ExperimentValidation, BaseValuesThatEverySweepPointOverridesAreStillChecked) {
+  // no run uses the base's mixer, lr or seq_len, but a reader of the file believes they are used
+  expect_experiment_error(
+      [] {
+        expand("task: recall\nmodel:\n  mixer: {name: deltanett}\ntrain: {epochs: 1}\n"
+               "sweep: {grid: {model.mixer: [{name: deltanet}, {name: softmax_attention}]}}\n");
+      },
+      "x.yaml:3", "model.mixer.name", "did you mean 'deltanet'?");
+  expect_experiment_error(
+      [] { expand("task: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1, lr: -1}\nsweep: {grid: {train.lr: [0.1]}}\n"); },
+      "x.yaml:3", "train.lr", "greater than 0");
+  expect_experiment_error(
+      [] {
+        expand("task: {name: recall, seq_len: long}\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"
+               "sweep: {grid: {task.seq_len: [64]}}\n");
+      },
+      "x.yaml:1", "task.seq_len", "must be an int");
+  // values checked against each other are the runs' business: a base pair that no run uses may clash
+  EXPECT_EQ(expand("task: {name: recall, seq_len: 8, num_kv_pairs: 4}\nmodel: {mixer: deltanet}\ntrain: {epochs: 1}\n"
+                   "sweep: {grid: {task.seq_len: [64]}}\n")
+                .runs.size(),
+            1u);
+}
+
 TEST(ExperimentValidation, WrongTypeNamesFileLineKeyAndValue) {
   try {
     expand("task: recall\nmodel: {mixer: deltanet}\ntrain:\n  lr: fast\n  epochs: 1\n");

@@ -6,6 +6,7 @@
 // (a larger vocabulary, sequences past a learned position table), and forward must write logits
 // equal to Model::forward_logits in this process, whose argmax at labelled positions are the
 // predictions evaluation scores. Bad input exits 2 with the offending file named.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -59,7 +60,7 @@ class Inference : public testing::Test {
   }
   static const fs::path& dir() { return tmp_->path; }
   // the checkpoint path as a quoted shell word
-  static std::string ckpt() { return "'" + checkpoint_.string() + "'"; }
+  static std::string ckpt() { return fmt::format("'{}'", checkpoint_.string()); }
 
   static test::TempDir* tmp_;
   static fs::path run_dir_, checkpoint_;

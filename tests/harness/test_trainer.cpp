@@ -13,6 +13,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "common/rng.h"
 #include "common/safetensors.h"
 #include "harness/atomic_file.h"
@@ -115,6 +118,56 @@ void resume_and_expect_the_uninterrupted_run(const ResolvedConfig& full, const f
 // step-k checkpoint (checked on the "resuming from step k" line) and finish bit-identical to A.
 // A cosine schedule over the full length is kept, so the resumed lr, AdamW moments and bias
 // correction, and the mid-epoch data position all have to be restored for the bytes to match.
+TEST(Trainer, BitsDoNotDependOnTheThreadCount) {
+  // wide enough that every parallel region opens (GEMMs, the LM head's row groups, the mixers'
+  // loops over sequences), so a split that followed the thread count would show in the weights
+  for (const char* mixer : {"deltanet", "gated_deltanet"}) {
+    TempDir tmp;
+    const ResolvedConfig cfg =
+        tiny_config({"task.vocab_size=512", "task.seq_len=64", "task.num_kv_pairs=8", "task.train_examples=128",
+                     "model.d_model=64", "model.mlp=swiglu", "train.epochs=1", fmt::format("model.mixer.name={}", mixer)});
+    std::vector<std::string> weights;
+    for (int threads : {1, 2, 3}) {
+      TrainHooks hooks = quiet_hooks();
+      hooks.threads = threads;
+      const fs::path dir = tmp.path / std::to_string(threads);
+      EXPECT_EQ(train_run(cfg, dir, hooks).status, "done");
+      weights.push_back(bytes_of(dir / "model.safetensors"));
+      EXPECT_EQ(curve_without_timing(dir / "curve.csv"), curve_without_timing(tmp.path / "1" / "curve.csv")) << mixer;
+    }
+    EXPECT_GT(weights[0].size(), 100000u);
+    EXPECT_TRUE(weights[0] == weights[1]) << mixer << ": 1 and 2 threads trained different weights";
+    EXPECT_TRUE(weights[0] == weights[2]) << mixer << ": 1 and 3 threads trained different weights";
+  }
+}
+
+TEST(Trainer, WritesAnFlaConfigWhereFlaHasTheModel) {
+  TempDir tmp;
+  ASSERT_EQ(train_run(tiny_config({"model.mlp=swiglu"}), tmp.path / "fla", quiet_hooks()).status, "done");
+  const auto config = nlohmann::json::parse(bytes_of(tmp.path / "fla" / "config.json"));
+  EXPECT_EQ(config.at("model_type"), "delta_net");
+  EXPECT_EQ(config.at("hidden_size"), 16);
+  EXPECT_EQ(config.at("num_heads"), 2);
+  EXPECT_EQ(config.at("expand_k"), 1.0);
+  EXPECT_EQ(config.at("vocab_size"), 64);
+  EXPECT_EQ(config.at("allow_neg_eigval"), false);
+  EXPECT_EQ(config.at("intermediate_size"), 256);  // fla's rule: 256 * ceil(int(8 * 16 / 3) / 256)
+
+  const ResolvedConfig product = tiny_config({"model.mlp=swiglu", "model.mixer={name: deltaproduct, num_heads: 2, householder: 3, use_forget_gate: true}"});
+  ASSERT_EQ(train_run(product, tmp.path / "product", quiet_hooks()).status, "done");
+  const auto p = nlohmann::json::parse(bytes_of(tmp.path / "product" / "config.json"));
+  EXPECT_EQ(p.at("model_type"), "gated_deltaproduct");
+  EXPECT_EQ(p.at("num_householder"), 3);
+  EXPECT_EQ(p.at("use_forget_gate"), true);
+  EXPECT_EQ(p.at("allow_neg_eigval"), true);
+  EXPECT_EQ(p.at("head_dim"), 8);
+
+  // Zoology's MQAR scaffold has no MLP, which fla's models always have: no config rather than a wrong one
+  ASSERT_EQ(train_run(tiny_config(), tmp.path / "zoology", quiet_hooks()).status, "done");
+  EXPECT_FALSE(fs::exists(tmp.path / "zoology" / "config.json"));
+  EXPECT_TRUE(fs::exists(tmp.path / "zoology" / "model.safetensors"));
+}
+
 TEST(Trainer, ResumeFromMidRunCheckpointEqualsUninterruptedRun) {
   TempDir tmp;
   const std::vector<std::string> every3{"train.eval_interval=3", "train.checkpoint_interval=3"};

@@ -6,6 +6,7 @@
 // running a sequence in two pieces with the state carried equals one run, and two semantic
 // properties that distinguish the delta rule from linear attention (overwrite vs accumulate; a
 // beta = 2 step with v = 0 is a reflection, so it preserves the state's norm).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -78,7 +79,8 @@ struct DeltaData {
 
 DeltaData make_delta_data(uint64_t seed, Index T, Index n_h, bool negative_eigenvalues) {
   Rng rng(seed);
-  DeltaData d{T, kKeyDim, kValueDim, n_h};
+  DeltaData d;
+  d.T = T, d.K = kKeyDim, d.V = kValueDim, d.n_h = n_h;
   const Index P = T * n_h;
   d.q = unit_rows(rng, T, d.K);
   d.k = unit_rows(rng, P, d.K);
@@ -126,7 +128,9 @@ TEST_P(DeltaChunkVsRecurrent, OutputsStateAndGradientsAgree) {
   EXPECT_LE(relative_rms(got.dk, ref.dk), kTolerance);
   EXPECT_LE(relative_rms(got.dv, ref.dv), kTolerance);
   EXPECT_LE(relative_rms(got.dbeta, ref.dbeta), kTolerance);
-  if (c.gated) EXPECT_LE(relative_rms(got.dg, ref.dg), kTolerance);
+  if (c.gated) {
+    EXPECT_LE(relative_rms(got.dg, ref.dg), kTolerance);
+  }
   EXPECT_LE(relative_rms(got.dh0, ref.dh0), kTolerance);
 }
 
@@ -143,9 +147,8 @@ std::vector<DeltaCase> delta_cases() {
 INSTANTIATE_TEST_SUITE_P(Kernels, DeltaChunkVsRecurrent, ::testing::ValuesIn(delta_cases()),
                          [](const ::testing::TestParamInfo<DeltaCase>& info) {
                            const auto& c = info.param;
-                           return "T" + std::to_string(c.T) + "_C" + std::to_string(c.chunk) +
-                                  (c.negative_eigenvalues ? "_neg" : "_pos") + (c.gated ? "_gated" : "_nogate") +
-                                  "_nh" + std::to_string(c.n_h);
+                           return fmt::format("T{}_C{}_{}_{}_nh{}", c.T, c.chunk, c.negative_eigenvalues ? "neg" : "pos",
+                                              c.gated ? "gated" : "nogate", c.n_h);
                          });
 
 // ---------------- linear attention ----------------
@@ -167,7 +170,8 @@ struct LinearData {
 
 LinearData make_linear_data(uint64_t seed, Index T) {
   Rng rng(seed);
-  LinearData d{T, kKeyDim, kValueDim};
+  LinearData d;
+  d.T = T, d.K = kKeyDim, d.V = kValueDim;
   d.q = unit_rows(rng, T, d.K);
   d.k = unit_rows(rng, T, d.K);
   d.v = normal(rng, T * d.V);
@@ -220,7 +224,7 @@ std::vector<LinearCase> linear_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Kernels, LinearChunkVsRecurrent, ::testing::ValuesIn(linear_cases()),
                          [](const ::testing::TestParamInfo<LinearCase>& info) {
-                           return "T" + std::to_string(info.param.T) + "_C" + std::to_string(info.param.chunk);
+                           return fmt::format("T{}_C{}", info.param.T, info.param.chunk);
                          });
 
 // ---------------- split runs carry the state exactly ----------------

@@ -78,8 +78,12 @@ TEST(OverfitScaffold, HybridTiedAlternateAndPositionedModelsFitAFixedBatch) {
     if (shape == 2) c.layout = "alternate", c.n_layers = 4, c.norm = "layernorm", c.head_bias = true, c.position = "learned";
     Model model(c);
     model.initialize(7);
-    if (shape == 1) EXPECT_EQ(model.params().find("lm_head.weight"), -1);
-    if (shape == 2) EXPECT_GE(model.params().find("lm_head.bias"), 0);
+    if (shape == 1) {
+      EXPECT_EQ(model.params().find("lm_head.weight"), -1);
+    }
+    if (shape == 2) {
+      EXPECT_GE(model.params().find("lm_head.bias"), 0);
+    }
     const FitResult fit = fit_fixed_batch(model, batch.tokens, batch.targets, B, T);
     EXPECT_LT(fit.last, 0.1 * fit.first) << "shape " << shape << ": loss " << fit.first << " -> " << fit.last;
   }

@@ -1,6 +1,6 @@
 // test_kernel_reference.cpp: the gated delta-rule kernels (float64) against independent reference vectors.
 //
-// shared/reference/kernel_*.safetensors hold inputs, outputs and every gradient of
+// tests/data/reference/kernel_*.safetensors hold inputs, outputs and every gradient of
 // sum(o*do) + sum(ht*dht) from a token-by-token float64 PyTorch autograd implementation. Both the
 // recurrent and the chunk form (C = 16, 32, 64) must reproduce them to a relative RMS of 1e-9.
 // Central finite differences on a tiny case show that the recurrent backward is right on its own
@@ -84,7 +84,7 @@ class KernelReference : public ::testing::TestWithParam<ReferenceCase> {};
 
 TEST_P(KernelReference, MatchesFileToRelativeRms1e9) {
   const auto& c = GetParam();
-  const auto f = read_safetensors(std::string(DELTABENCH_SHARED_DIR) + "/reference/" + c.file + ".safetensors");
+  const auto f = read_safetensors(std::string(DELTABENCH_TEST_DATA_DIR) + "/reference/" + c.file + ".safetensors");
   const double tol = 1e-9;
   const KernelRun r = run_reference_file(f, c.form, c.chunk, true);
   EXPECT_LE(relative_rms(r.o, f.f64("o")), tol);

@@ -1,6 +1,6 @@
 // test_model_reference.cpp: whole language models against the float64 reference vectors.
 //
-// shared/reference/model_*.safetensors hold tiny fla-layout DeltaNet, Gated DeltaNet and
+// tests/data/reference/model_*.safetensors hold tiny fla-layout DeltaNet, Gated DeltaNet and
 // DeltaProduct models from an independent implementation that agrees with flash-linear-attention,
 // with inputs, logits, loss and the gradient of every parameter. We load the parameters by their
 // Hugging Face names into our model (so the names and layouts are checked too), run forward and
@@ -58,7 +58,7 @@ ModelConfig config_for(const SafetensorsFile& f) {
 class ModelReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ModelReference, LogitsLossAndEveryGradientMatch) {
-  const auto f = read_safetensors(std::string(DELTABENCH_SHARED_DIR) + "/reference/" + GetParam() + ".safetensors");
+  const auto f = read_safetensors(std::string(DELTABENCH_TEST_DATA_DIR) + "/reference/" + GetParam() + ".safetensors");
   ModelConfig config = config_for(f);
   const auto& tshape = f.shape("input.tokens");
   const int B = static_cast<int>(tshape[0]), T = static_cast<int>(tshape[1]);
