@@ -9,14 +9,15 @@
 #include <iostream>
 
 #include "common/version.h"
-#include "harness/component_catalog.h"
-#include "harness/inference.h"
-#include "harness/list_command.h"
-#include "harness/run_command.h"
-#include "harness/sample_command.h"
-#include "harness/shard.h"
-#include "harness/table_command.h"
-#include "harness/trainer.h"
+#include "harness/config/component_catalog.h"
+#include "harness/sweep/interrupt.h"
+#include "harness/commands/eval_forward.h"
+#include "harness/commands/list.h"
+#include "harness/commands/run.h"
+#include "harness/commands/sample.h"
+#include "harness/sweep/shard.h"
+#include "harness/commands/table.h"
+#include "harness/train/trainer.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"deltabench: train linear-attention-family mixers on synthetic benchmarks and tabulate the results"};
@@ -29,10 +30,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--profile", run.profile, "named profile of the file (e.g. quick, full)");
   run_cmd->add_option("--set", run.sets, "override a key, e.g. --set train.lr=1e-3 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option("--out", run.out, "results folder (default results/<name>)");
-  run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::Range(1, 65536));
   run_cmd->add_option("--shard", run.shard, "run only slice i of n (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT");
   run_cmd->add_flag("--dry-run", run.dry_run, "print the expanded runs and their count, train nothing");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");
+  run_cmd->add_flag("--restart-damaged", run.restart_damaged,
+                    "train runs whose checkpoint cannot be read from scratch (the damaged files are kept in the run's damaged-<n>/)");
 
   db::TableArgs table;
   auto* table_cmd = app.add_subcommand("table", "pivot runs.csv into table.md and table.csv (defaults from the report section)");
@@ -65,7 +68,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--split", eval.split, "train or test")->check(CLI::IsMember({"train", "test"}));
   eval_cmd->add_option("-n", eval.num_examples, "evaluate the first n examples of the split (0 = all)")->check(CLI::NonNegativeNumber);
   auto* eval_seed_opt = eval_cmd->add_option("--seed", eval_seed, "base seed of the data (default: the checkpoint's)");
-  eval_cmd->add_option("--batch-size", eval.batch_size, "evaluation batch size")->check(CLI::PositiveNumber);
+  eval_cmd->add_option("--batch-size", eval.batch_size, "evaluation batch size")->check(CLI::Range(1, 1 << 20));
   eval_cmd->add_option("--threads", eval.threads, "OpenMP threads (0 = default)")->check(CLI::NonNegativeNumber);
   eval_cmd->add_flag("--json", eval.json, "print the metrics as one JSON object");
 
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) {
       run.env = db::slurm_environment();
+      db::install_stop_handlers();
       return db::run_command(run, db::train_run, db::registry_catalog(), std::cout, std::cerr);
     }
     if (*table_cmd) return db::table_command(table, std::cout, std::cerr);

@@ -15,7 +15,7 @@
 
 #include "common/rng.h"
 #include "models/kernels/gated_delta_rule.h"
-#include "models/model.h"
+#include "models/backbones/model.h"
 #include "models/optim/adamw.h"
 
 namespace db {

@@ -2,6 +2,7 @@
 #include "common/options.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -54,6 +55,13 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   return best_d <= std::max<size_t>(2, word.size() / 3) ? best : "";
 }
 
+std::string suggestion(const std::string& word, const std::vector<std::string>& known) {
+  if (known.empty()) return "";
+  const std::string hint = closest_match(word, known);
+  if (!hint.empty()) return fmt::format(" (did you mean '{}'?)", hint);
+  return fmt::format(" (known: {})", fmt::join(known, ", "));
+}
+
 Options Options::resolve(const OptionSpecs& specs, const std::map<std::string, OptionValue>& given) {
   Options out;
   std::vector<std::string> names;
@@ -63,11 +71,7 @@ Options Options::resolve(const OptionSpecs& specs, const std::map<std::string, O
   }
   for (const auto& [key, value] : given) {
     auto it = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; });
-    if (it == specs.end()) {
-      const std::string hint = closest_match(key, names);
-      throw ConfigError(key, hint.empty() ? fmt::format("unknown key '{}'", key)
-                                          : fmt::format("unknown key '{}' (did you mean '{}'?)", key, hint));
-    }
+    if (it == specs.end()) throw ConfigError(key, fmt::format("unknown key '{}'{}", key, suggestion(key, names)));
     OptionValue v = value;
     const auto& def = it->default_value;
     if (std::holds_alternative<double>(def) && std::holds_alternative<int64_t>(v))
@@ -80,6 +84,12 @@ Options Options::resolve(const OptionSpecs& specs, const std::map<std::string, O
       throw ConfigError(key, fmt::format("'{}' must be {} {}, got {} '{}'", key,
                                          def.index() == 1 ? "an" : "a", option_type_name(def),
                                          option_type_name(value), option_to_string(value)));
+    // 1e400 reads as infinity: no setting means that, and a run would only diverge later
+    const auto finite = [](double d) { return std::isfinite(d); };
+    if (const double* d = std::get_if<double>(&v); d && !finite(*d))
+      throw ConfigError(key, fmt::format("'{}' must be a finite number, got {}", key, option_to_string(v)));
+    if (const auto* list = std::get_if<std::vector<double>>(&v); list && !std::all_of(list->begin(), list->end(), finite))
+      throw ConfigError(key, fmt::format("'{}' must hold finite numbers, got {}", key, option_to_string(v)));
     if (!it->choices.empty()) {
       const auto& s = std::get<std::string>(v);
       if (std::find(it->choices.begin(), it->choices.end(), s) == it->choices.end()) {

@@ -64,6 +64,9 @@ class Options {
 
 // closest candidate by edit distance, or "" when nothing is close; for "did you mean" messages
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+// The tail of every "unknown name" message: " (did you mean 'x'?)" with the closest of `known`, else
+// " (known: a, b, c)", or "" when nothing is known. Written once so every such error reads alike.
+std::string suggestion(const std::string& word, const std::vector<std::string>& known);
 
 }  // namespace db
 

@@ -6,8 +6,8 @@
 // statically below) so bytes are copied as they are.
 #include "common/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "common/atomic_file.h"
+
 
 #include <algorithm>
 #include <bit>
@@ -141,8 +141,15 @@ size_t safetensors_dtype_size(SafeDtype dtype) {
 }
 
 int64_t SafeTensor::numel() const {
+  const std::optional<int64_t> n = checked_numel(shape);
+  if (!n) throw std::overflow_error("safetensors: a tensor's shape has more elements than an int64 holds");
+  return *n;
+}
+
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
   return n;
 }
 
@@ -229,7 +236,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
     if (begin > end || end > data_size)
       fail(path, "tensor '" + name + "' data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                      ") out of range (data section is " + std::to_string(data_size) + " bytes)");
-    const uint64_t expected = static_cast<uint64_t>(t.numel()) * safetensors_dtype_size(t.dtype);
+    const std::optional<int64_t> numel = checked_numel(t.shape);
+    uint64_t expected = 0;
+    if (!numel || __builtin_mul_overflow(static_cast<uint64_t>(*numel), safetensors_dtype_size(t.dtype), &expected))
+      fail(path, "tensor '" + name + "' has a shape too large for any file");
     if (end - begin != expected)
       fail(path, "tensor '" + name + "' occupies " + std::to_string(end - begin) + " bytes but its shape and dtype need " +
                      std::to_string(expected));
@@ -261,8 +271,9 @@ void write_safetensors(const std::string& path, const std::map<std::string, Safe
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name == "__metadata__") fail(path, "a tensor cannot be named __metadata__");
-    const uint64_t size = static_cast<uint64_t>(t.numel()) * safetensors_dtype_size(t.dtype);
-    if (size != t.bytes.size()) fail(path, "tensor '" + name + "' has bytes that do not match its shape");
+    const uint64_t size = t.bytes.size();
+    if (const auto n = checked_numel(t.shape); !n || static_cast<uint64_t>(*n) * safetensors_dtype_size(t.dtype) != size)
+      fail(path, "tensor '" + name + "' has bytes that do not match its shape");
     header[name] = {{"dtype", safetensors_dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + size}}};
     offset += size;
   }
@@ -271,39 +282,10 @@ void write_safetensors(const std::string& path, const std::map<std::string, Safe
   while ((8 + header_text.size()) % 8 != 0) header_text.push_back(' ');
   const uint64_t header_len = header_text.size();
 
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(tmp, "cannot create (" + std::string(std::strerror(errno)) + ")");
-  auto write_all = [&](const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        const std::string why = std::strerror(errno);
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        fail(tmp, "write failed (" + why + ")");
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  };
-  write_all(&header_len, 8);
-  write_all(header_text.data(), header_text.size());
-  for (const auto& [name, t] : tensors) write_all(t.bytes.data(), t.bytes.size());
-  const bool synced = ::fsync(fd) == 0;
-  const bool closed = ::close(fd) == 0;
-  if (!synced || !closed) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(tmp, "fsync/close failed (" + why + ")");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(path, "rename from .tmp failed (" + why + ")");
-  }
+  // written like every other result file: a temporary file unique to this writer, then a rename
+  std::vector<std::string_view> parts = {{reinterpret_cast<const char*>(&header_len), 8}, header_text};
+  for (const auto& [name, t] : tensors) parts.emplace_back(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  write_file_atomically(path, parts);
 }
 
 }  // namespace db

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <span>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,15 @@ enum class SafeDtype { F32, F64, I64, I32, F16, BF16, U8, I8, BOOL };
 const char* safetensors_dtype_name(SafeDtype dtype);
 size_t safetensors_dtype_size(SafeDtype dtype);
 
+// the number of elements of a shape, or nothing when a dimension is negative or the product overflows
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& shape);
+
 struct SafeTensor {
   SafeDtype dtype = SafeDtype::F32;
   std::vector<int64_t> shape;     // row-major (C order)
   std::vector<std::byte> bytes;   // raw little-endian data, numel * dtype size
 
-  int64_t numel() const;
+  int64_t numel() const;  // throws std::overflow_error when the product does not fit
   // converted copies; F16/BF16/BOOL/U8/I8/I32 convert too, integer reads of float data throw
   std::vector<double> to_f64() const;
   std::vector<float> to_f32() const;

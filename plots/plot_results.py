@@ -3,7 +3,7 @@
 
     /usr/bin/python3 plots/plot_results.py RESULTS_DIR [--out DIR] [--kind auto|mqar|mad|state_tracking|word_problems]
 
-Reads RESULTS_DIR/runs.csv (one row per run, written by `deltabench run`; see harness/run_store.cpp) and,
+Reads RESULTS_DIR/runs.csv (one row per run, written by `deltabench run`; see harness/sweep/results_folder.cpp) and,
 for the curves, RESULTS_DIR/runs/<run_id>/result.json. Only rows with status "done" count. PNGs go to
 RESULTS_DIR/plots/ unless --out says otherwise. Why: a sweep's numbers are easiest to check against the
 published figures (docs/task-protocols.md) when they are drawn the same way:

@@ -35,7 +35,7 @@ def run_record(config, metrics, curves=None, status="done"):
 
 
 def write_results(folder, records):
-    """runs.csv + runs/<id>/result.json as harness/run_store.cpp writes them."""
+    """runs.csv + runs/<id>/result.json as harness/sweep/results_folder.cpp writes them."""
     config_columns = sorted({k for r in records for k in r["config"]})
     metric_columns = sorted({k for r in records for k in r["metrics"]} - set(config_columns))
     header = ["run_id", "status"] + config_columns + metric_columns + ["num_params", "state_size", "git_sha"]

@@ -3,7 +3,7 @@
 
 Usage: scripts/compare_results.py NEW REFERENCE
 
-Compares what a run's result is made of: each run's model.safetensors (by SHA-256), its curve.csv
+Compares what a run's result is made of: each run's weights (model.safetensors' tensors), its curve.csv
 without the wall-clock columns, and the table's cells. Prints one verdict line, and where they
 differ, which runs and by how much (largest table difference in the table's own units). Exits 0 in
 both cases: a different CPU family or compiler flavour may legitimately round differently; the
@@ -11,14 +11,23 @@ verdict says so rather than failing.
 """
 import csv
 import hashlib
+import json
 import sys
 from pathlib import Path
 
 TIMING_COLUMNS = {"tokens_per_s", "train_seconds"}
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def tensors_digest(path: Path) -> str:
+    """SHA-256 of a safetensors file's tensors (names, dtypes, shapes, bytes), without __metadata__,
+    which records the commit and build that wrote it rather than the weights."""
+    raw = path.read_bytes()
+    header_len = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + header_len])
+    header.pop("__metadata__", None)
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+    digest.update(raw[8 + header_len:])
+    return digest.hexdigest()
 
 
 def curve_without_timing(path: Path) -> list:
@@ -63,21 +72,20 @@ def main() -> int:
             problems.append(f"run {name} is only in {new if name in new_runs else ref}")
             continue
         a, b = new_runs[name], ref_runs[name]
-        if sha256(a / "model.safetensors") != sha256(b / "model.safetensors"):
+        if tensors_digest(a / "model.safetensors") != tensors_digest(b / "model.safetensors"):
             problems.append(f"run {name}: different weights")
         elif curve_without_timing(a / "curve.csv") != curve_without_timing(b / "curve.csv"):
             problems.append(f"run {name}: same weights, different curve")
     new_cells, ref_cells = table_cells(new / "table.csv"), table_cells(ref / "table.csv")
-    largest = 0.0
-    for key in set(new_cells) | set(ref_cells):
-        try:
-            largest = max(largest, abs(float(new_cells.get(key, "nan")) - float(ref_cells.get(key, "nan"))))
-        except ValueError:
-            largest = float("inf")
     if not problems and new_cells == ref_cells:
         print(f"compare: identical to {ref} bit for bit ({len(new_runs)} runs' weights and curves, every table cell)")
         return 0
-    print(f"compare: differs from {ref}: largest table difference {largest:.1f}; {len(problems)} of {len(ref_runs)} runs differ")
+    if set(new_cells) != set(ref_cells):
+        table_text = "the tables have different rows or columns"
+    else:
+        largest = max(abs(float(new_cells[k]) - float(ref_cells[k])) for k in new_cells)
+        table_text = f"largest table difference {largest:.4g}"
+    print(f"compare: differs from {ref}: {table_text}; {len(problems)} of {len(set(new_runs) | set(ref_runs))} runs differ")
     for p in problems:
         print(f"  {p}")
     print(f"  builds: this run {build_of(new)}; committed {build_of(ref)}")

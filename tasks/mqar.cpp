@@ -228,33 +228,30 @@ std::string MqarTask::describe(const Example& ex) const {
   return out + "\n" + Task::describe(ex);
 }
 
-const TaskEntry* mqar_task_entry() {
-  static const TaskEntry entry{
-      "mqar",
-      "multi-query associative recall (Zoology): recall K values at their query keys",
-      {
-          {"vocab_size",
-           int64_t{8192},
-           "vocabulary V: keys from [1, V/2), values from [V/2, V); must exceed seq_len",
-           {}},
-          {"seq_len", int64_t{256}, "input length L (even) of the single segment", {}},
-          {"num_kv_pairs", int64_t{16}, "key-value pairs K of the single segment; 4K <= seq_len", {}},
-          {"power_a", 0.01, "power-law exponent a: query slot i (1-based) has weight a*i^(a-1)", {}},
-          {"random_non_queries", false, "replace filler token 0 by uniform draws from [0, V)", {}},
-          {"train_examples", int64_t{100000}, "training examples of the single segment", {}},
-          {"test_examples", int64_t{3000}, "test examples of the single segment", {}},
-          {"train_segments",
-           std::vector<double>{},
-           "training mixture as flat (seq_len, num_kv_pairs, count) triples; empty = the single segment",
-           {}},
-          {"test_segments",
-           std::vector<double>{},
-           "test mixture as flat (seq_len, num_kv_pairs, count) triples; empty = the single segment",
-           {}},
-      },
-      [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<MqarTask>(o); },
-  };
-  return &entry;
-}
+extern const TaskEntry mqar_task_entry{
+    "mqar",
+    "multi-query associative recall (Zoology): recall K values at their query keys",
+    {
+        {"vocab_size",
+         int64_t{8192},
+         "vocabulary V: keys from [1, V/2), values from [V/2, V); must exceed seq_len",
+         {}},
+        {"seq_len", int64_t{256}, "input length L (even) of the single segment", {}},
+        {"num_kv_pairs", int64_t{16}, "key-value pairs K of the single segment; 4K <= seq_len", {}},
+        {"power_a", 0.01, "power-law exponent a: query slot i (1-based) has weight a*i^(a-1)", {}},
+        {"random_non_queries", false, "replace filler token 0 by uniform draws from [0, V)", {}},
+        {"train_examples", int64_t{100000}, "training examples of the single segment", {}},
+        {"test_examples", int64_t{3000}, "test examples of the single segment", {}},
+        {"train_segments",
+         std::vector<double>{},
+         "training mixture as flat (seq_len, num_kv_pairs, count) triples; empty = the single segment",
+         {}},
+        {"test_segments",
+         std::vector<double>{},
+         "test mixture as flat (seq_len, num_kv_pairs, count) triples; empty = the single segment",
+         {}},
+    },
+    [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<MqarTask>(o); },
+};
 
 }  // namespace db

@@ -57,6 +57,5 @@ class MqarTask : public Task {
   std::vector<MqarSegment> test_segments_;
 };
 
-const TaskEntry* mqar_task_entry();
 
 }  // namespace db

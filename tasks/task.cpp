@@ -2,10 +2,21 @@
 #include "tasks/task.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "common/rng.h"
 
 namespace db {
+
+void check_examples_fit_in_memory(const Task& task, Split split, int64_t examples) {
+  // two int32 arrays per example plus the vectors' and the metadata map's own overhead
+  const double bytes = static_cast<double>(examples) * (8.0 * task.max_input_length() + 160.0);
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && bytes > memory)
+    throw ConfigError(split == Split::train ? "train_examples" : "test_examples",
+                      fmt::format("{} examples of up to {} tokens need about {:.0f} GB, more than this machine's {:.0f} GB",
+                                  examples, task.max_input_length(), bytes / 1e9, memory / 1e9));
+}
 
 const char* split_name(Split s) { return s == Split::train ? "train" : "test"; }
 

@@ -77,6 +77,11 @@ struct TaskEntry {
   std::string required_backbone = {};
 };
 
+// Throws ConfigError naming the split's size key (train_examples / test_examples) when `examples`
+// examples of the task (an input and a target of up to max_input_length tokens each) would need more
+// memory than the machine has: refused when the config is read, not after minutes of generating.
+void check_examples_fit_in_memory(const Task& task, Split split, int64_t examples);
+
 const std::vector<const TaskEntry*>& task_registry();
 const TaskEntry* find_task(const std::string& name);
 // resolve overrides against the task's specs and construct it (ConfigError on bad input)

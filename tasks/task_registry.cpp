@@ -1,34 +1,36 @@
-// task_registry.cpp: the table of benchmark tasks. Adding a task = its entry function, declared in
-// the task's header, and one line in the table below.
+// task_registry.cpp: the table of benchmark tasks. A task's .cpp defines its `extern const TaskEntry
+// <name>_task_entry`; adding a task = one line in the table below (as for mixers and layer modules).
 #include <fmt/format.h>
 
-#include "tasks/mad/mad_task.h"
-#include "tasks/mqar.h"
-#include "tasks/state_tracking/state_tracking.h"
+#include "common/registry_entry.h"
 #include "tasks/task.h"
 
 namespace db {
 
+// DELTABENCH_TASK(x) is &x_task_entry, defined in the task's .cpp (common/registry_entry.h)
+#define DELTABENCH_TASK(name) DELTABENCH_ENTRY(TaskEntry, name##_task_entry)
+
 const std::vector<const TaskEntry*>& task_registry() {
   static const std::vector<const TaskEntry*> table = {
       // associative recall and MAD
-      mqar_task_entry(),
-      in_context_recall_task_entry(),
-      noisy_in_context_recall_task_entry(),
-      fuzzy_in_context_recall_task_entry(),
-      selective_copying_task_entry(),
-      compression_task_entry(),
-      memorization_task_entry(),
+      DELTABENCH_TASK(mqar),
+      DELTABENCH_TASK(in_context_recall),
+      DELTABENCH_TASK(noisy_in_context_recall),
+      DELTABENCH_TASK(fuzzy_in_context_recall),
+      DELTABENCH_TASK(selective_copying),
+      DELTABENCH_TASK(compression),
+      DELTABENCH_TASK(memorization),
 
       // state tracking
-      parity_task_entry(),
-      modular_arithmetic_task_entry(),
-      modular_arithmetic_brackets_task_entry(),
-      word_problem_task_entry(),
-
+      DELTABENCH_TASK(parity),
+      DELTABENCH_TASK(modular_arithmetic),
+      DELTABENCH_TASK(modular_arithmetic_brackets),
+      DELTABENCH_TASK(word_problem),
   };
   return table;
 }
+
+#undef DELTABENCH_TASK
 
 const TaskEntry* find_task(const std::string& name) {
   for (const auto* e : task_registry())
@@ -41,9 +43,7 @@ std::unique_ptr<Task> create_task(const std::string& name, const std::map<std::s
   if (!entry) {
     std::vector<std::string> names;
     for (const auto* e : task_registry()) names.push_back(e->name);
-    const std::string hint = closest_match(name, names);
-    throw ConfigError("name", hint.empty() ? fmt::format("unknown task '{}'", name)
-                                           : fmt::format("unknown task '{}' (did you mean '{}'?)", name, hint));
+    throw ConfigError("name", fmt::format("unknown task '{}'{}", name, suggestion(name, names)));
   }
   return entry->create(Options::resolve(entry->options, overrides));
 }

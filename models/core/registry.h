@@ -1,12 +1,13 @@
 // registry.h: the one table of token mixers and the one table of layer modules.
 //
-// Each mixer's .cpp defines a `const MixerEntry <name>_mixer_entry`; models/registry.cpp lists
-// them, one line each (a table in one file rather than static self-registration, which a static
-// library would silently drop). Generic tests iterate these tables: every entry is gradient-checked
+// Each mixer's .cpp defines a `const MixerEntry <name>_mixer_entry`; models/core/mixer_registry.cpp
+// lists them, one line each (common/registry_entry.h; a table in one file rather than static
+// self-registration, which a static library would silently drop). Generic tests iterate these tables: every entry is gradient-checked
 // on each of its test_variants, and an entry with no variants fails the suite. Layer modules are
 // listed the same way in module_registry() so the gradient checker covers them too.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,8 +37,11 @@ struct MixerEntry {
   // small configurations the generic tests run (gradient check, chunk vs recurrent, overfit);
   // must not be empty
   std::vector<OptionOverrides> test_variants;
-  // true when the mixer has a chunkwise and a recurrent path selected by the "mode" option
-  bool has_recurrent_mode = false;
+  // true when the mixer has a chunkwise and a recurrent path, which is what declaring the "mode"
+  // option (values "chunk" and "recurrent") means
+  bool has_recurrent_mode() const {
+    return std::any_of(options.begin(), options.end(), [](const OptionSpec& s) { return s.key == "mode"; });
+  }
 };
 
 struct ModuleEntry {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "models/layers/parallel.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 

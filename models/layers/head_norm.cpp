@@ -8,9 +8,9 @@
 #include <algorithm>
 
 #include "models/core/registry.h"
-#include "models/layers/activation_buffers.h"
-#include "models/layers/activations.h"
-#include "models/layers/parallel.h"
+#include "models/numerics/activation_buffers.h"
+#include "models/numerics/activations.h"
+#include "models/numerics/parallel.h"
 #include "models/layers/rmsnorm.h"
 
 namespace db {
@@ -58,40 +58,5 @@ void HeadNorm::backward(const real* dy, real* d_o, real* dgate) {
   }
   rmsnorm_backward(o_.data(), weight.data(), rstd_.data(), dn, d_o, weight.grad(), rows_ * H_, V_, scratch_);
 }
-
-HeadNormModule::HeadNormModule(ParamArena& arena, const std::string& name, int heads, int head_dim, bool gated,
-                               double eps)
-    : norm_(arena, name, heads, head_dim, eps), gated_(gated) {}
-
-void HeadNormModule::forward(const real* x, real* y, int B, int T) {
-  rows_ = static_cast<Index>(B) * T;
-  const int W = out_dim(), in = in_dim();
-  o_.resize(rows_ * W);
-  g_.resize(gated_ ? rows_ * W : 0);
-  for (Index r = 0; r < rows_; ++r) {
-    std::copy(x + r * in, x + r * in + W, o_.data() + r * W);
-    if (gated_) std::copy(x + r * in + W, x + r * in + 2 * W, g_.data() + r * W);
-  }
-  norm_.forward(o_.data(), gated_ ? g_.data() : nullptr, y, rows_);
-}
-
-void HeadNormModule::backward(const real* dy, real* dx) {
-  const int W = out_dim(), in = in_dim();
-  do_.resize(rows_ * W);
-  dg_.resize(gated_ ? rows_ * W : 0);
-  norm_.backward(dy, do_.data(), gated_ ? dg_.data() : nullptr);
-  for (Index r = 0; r < rows_; ++r) {
-    std::copy(do_.data() + r * W, do_.data() + (r + 1) * W, dx + r * in);
-    if (gated_) std::copy(dg_.data() + r * W, dg_.data() + (r + 1) * W, dx + r * in + W);
-  }
-}
-
-extern const ModuleEntry head_norm_module_entry{
-    "head_norm", "per-head RMSNorm, 2 heads of 4, shared weight",
-    [](ParamArena& arena) { return std::make_unique<HeadNormModule>(arena, "o_norm", 2, 4, false); }};
-
-extern const ModuleEntry head_norm_gated_module_entry{
-    "head_norm_gated", "per-head RMSNorm * silu(gate), 2 heads of 4; input [o | gate]",
-    [](ParamArena& arena) { return std::make_unique<HeadNormModule>(arena, "o_norm", 2, 4, true); }};
 
 }  // namespace db

@@ -43,23 +43,4 @@ class HeadNorm {
   RealVector scratch_;  // reduction partials
 };
 
-// Module wrapper for the gradient checker: input row = [o (H*V) | gate (H*V)] when gated, else o
-class HeadNormModule : public Module {
- public:
-  HeadNormModule(ParamArena& arena, const std::string& name, int heads, int head_dim, bool gated, double eps = 1e-5);
-  int in_dim() const override { return (gated_ ? 2 : 1) * norm_.heads() * norm_.head_dim(); }
-  int out_dim() const override { return norm_.heads() * norm_.head_dim(); }
-  // x [B,T,in_dim] -> y [B,T,H*V]
-  void forward(const real* x, real* y, int B, int T) override;
-  // dy [B,T,H*V] -> dx [B,T,in_dim] (overwritten)
-  void backward(const real* dy, real* dx) override;
-
-  HeadNorm norm_;
-
- private:
-  bool gated_;
-  Index rows_ = 0;
-  RealVector o_, g_, do_, dg_;  // [rows, H*V] each
-};
-
 }  // namespace db

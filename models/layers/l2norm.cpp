@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "models/core/registry.h"
-#include "models/layers/parallel.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 
@@ -36,18 +36,5 @@ void l2norm_backward(const real* y, const real* rstd, const real* dy, real* dx, 
     }
   });
 }
-
-void L2Norm::forward(const real* x, real* y, int B, int T) {
-  rows_ = static_cast<Index>(B) * T * H_;
-  y_.resize(rows_ * K_);
-  rstd_.resize(rows_);
-  l2norm_forward(x, y_.data(), rstd_.data(), rows_, K_, eps_);
-  std::copy(y_.begin(), y_.end(), y);
-}
-
-void L2Norm::backward(const real* dy, real* dx) { l2norm_backward(y_.data(), rstd_.data(), dy, dx, rows_, K_); }
-
-extern const ModuleEntry l2norm_module_entry{"l2norm", "per-head L2 norm, 2 heads of 4, eps 1e-6 inside the sqrt",
-                                             [](ParamArena&) { return std::make_unique<L2Norm>(2, 4); }};
 
 }  // namespace db

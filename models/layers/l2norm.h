@@ -20,24 +20,4 @@ void l2norm_forward(const real* x, real* y, real* rstd, Index rows, int dim, rea
 // y, rstd from the forward, dy [rows,dim] -> dx [rows,dim] (overwritten; may alias dy)
 void l2norm_backward(const real* y, const real* rstd, const real* dy, real* dx, Index rows, int dim);
 
-// Module wrapper (no parameters) so the gradient checker covers it; normalises groups of `dim`
-// numbers inside each row of width heads*dim.
-class L2Norm : public Module {
- public:
-  L2Norm(int heads, int dim, double eps = kL2NormEps) : H_(heads), K_(dim), eps_(static_cast<real>(eps)) {}
-  int in_dim() const override { return H_ * K_; }
-  int out_dim() const override { return H_ * K_; }
-  // x [B,T,H*K] -> y [B,T,H*K]; keeps y and rstd
-  void forward(const real* x, real* y, int B, int T) override;
-  // dy [B,T,H*K] -> dx [B,T,H*K] (overwritten)
-  void backward(const real* dy, real* dx) override;
-
- private:
-  int H_, K_;
-  real eps_;
-  Index rows_ = 0;          // B*T*H
-  RealVector y_;     // [B*T*H, K]
-  RealVector rstd_;  // [B*T*H]
-};
-
 }  // namespace db

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "models/core/registry.h"
-#include "models/layers/gemm.h"
+#include "models/numerics/gemm.h"
 
 namespace db {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "models/core/registry.h"
-#include "models/layers/parallel.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "models/core/registry.h"
-#include "models/layers/parallel.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 

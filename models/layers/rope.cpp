@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "models/core/registry.h"
-#include "models/layers/parallel.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 
@@ -57,20 +57,5 @@ void Rope::forward(real* x, int B, int T, int H, int t0, Index row_stride) {
 void Rope::backward(real* dx, int B, int T, int H, int t0, Index row_stride) {
   rotate(dx, B, T, H, t0, row_stride, real(-1));
 }
-
-void RopeModule::forward(const real* x, real* y, int B, int T) {
-  B_ = B;
-  T_ = T;
-  std::copy(x, x + static_cast<Index>(B) * T * in_dim(), y);
-  rope_.forward(y, B, T, H_);
-}
-
-void RopeModule::backward(const real* dy, real* dx) {
-  std::copy(dy, dy + static_cast<Index>(B_) * T_ * in_dim(), dx);
-  rope_.backward(dx, B_, T_, H_);
-}
-
-extern const ModuleEntry rope_module_entry{"rope", "rotary embedding, 2 heads of 4, base 10000",
-                                           [](ParamArena&) { return std::make_unique<RopeModule>(2, 4); }};
 
 }  // namespace db

@@ -34,19 +34,4 @@ class Rope {
   RealVector cos_, sin_;  // [len, K/2]
 };
 
-// Module wrapper for the gradient checker: y = rope(x) on [B,T,H*K]
-class RopeModule : public Module {
- public:
-  RopeModule(int heads, int head_dim, double base = 10000.0) : rope_(head_dim, base), H_(heads) {}
-  int in_dim() const override { return H_ * rope_.head_dim(); }
-  int out_dim() const override { return H_ * rope_.head_dim(); }
-  void forward(const real* x, real* y, int B, int T) override;  // x [B,T,H*K] -> y [B,T,H*K]
-  void backward(const real* dy, real* dx) override;             // dy [B,T,H*K] -> dx (overwritten)
-
- private:
-  Rope rope_;
-  int H_;
-  int B_ = 0, T_ = 0;
-};
-
 }  // namespace db

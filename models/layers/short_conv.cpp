@@ -12,9 +12,9 @@
 #include <stdexcept>
 
 #include "models/core/registry.h"
-#include "models/layers/activation_buffers.h"
-#include "models/layers/activations.h"
-#include "models/layers/parallel.h"
+#include "models/numerics/activation_buffers.h"
+#include "models/numerics/activations.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 namespace {

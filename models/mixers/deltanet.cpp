@@ -1,17 +1,21 @@
-// deltanet.cpp: DeltaNet as a configuration of the delta-family layer (see deltanet.h).
+// deltanet.cpp: DeltaNet as a declaration of the projected-recurrence layer (see deltanet.h).
 #include "models/mixers/deltanet.h"
 
 namespace db {
 
-DeltaFamilyMixer::Settings DeltaNetMixer::defaults() { return Settings{}; }
+ProjectedRecurrenceLayer::Declaration DeltaNetMixer::declaration() {
+  Declaration d;
+  d.groups = {OptionGroup::kWriteStrength, OptionGroup::kKernelChoice};
+  return d;
+}
 
 DeltaNetMixer::DeltaNetMixer(int d_model, const Options& options, ParamArena& arena)
-    : DeltaFamilyMixer(d_model, settings_from(options, defaults()), arena) {}
+    : ProjectedRecurrenceLayer(d_model, settings_from(options, declaration()), arena) {}
 
 const MixerEntry deltanet_mixer_entry{
     "deltanet",
     "DeltaNet: delta-rule update with L2-normalised keys; eigen_range [0,1] or [-1,1]",
-    DeltaFamilyMixer::option_specs(DeltaNetMixer::defaults(), /*expose_gate=*/false, /*expose_householder=*/false),
+    ProjectedRecurrenceLayer::option_specs(DeltaNetMixer::declaration()),
     [](int d_model, const Options& o, ParamArena& a) -> std::unique_ptr<Mixer> {
       return std::make_unique<DeltaNetMixer>(d_model, o, a);
     },
@@ -20,7 +24,6 @@ const MixerEntry deltanet_mixer_entry{
         {{"chunk_size", int64_t{16}}, {"eigen_range", std::vector<double>{-1, 1}}},
         {{"mode", std::string("recurrent")}, {"use_short_conv", false}, {"num_heads", int64_t{1}}},
     },
-    /*has_recurrent_mode=*/true,
 };
 
 }  // namespace db

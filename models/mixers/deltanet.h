@@ -3,14 +3,15 @@
 #pragma once
 
 #include "models/core/registry.h"
-#include "models/mixers/delta_family.h"
+#include "models/mixers/projected_recurrence_layer.h"
 
 namespace db {
 
-class DeltaNetMixer : public DeltaFamilyMixer {
+class DeltaNetMixer : public ProjectedRecurrenceLayer {
  public:
   DeltaNetMixer(int d_model, const Options& options, ParamArena& arena);
-  static Settings defaults();
+  // learned beta with its eigenvalue range, and the choice of kernel; no forget gate, n_h = 1
+  static Declaration declaration();
 };
 
 extern const MixerEntry deltanet_mixer_entry;

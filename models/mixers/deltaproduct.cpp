@@ -1,23 +1,25 @@
-// deltaproduct.cpp: DeltaProduct as a configuration of the delta-family layer.
+// deltaproduct.cpp: DeltaProduct as a declaration of the projected-recurrence layer (see deltaproduct.h).
 #include "models/mixers/deltaproduct.h"
 
 namespace db {
 
-DeltaFamilyMixer::Settings DeltaProductMixer::defaults() {
-  Settings s;
-  s.householder = 2;
-  s.negative_eigen = true;
-  s.output_gate = true;
-  return s;
+ProjectedRecurrenceLayer::Declaration DeltaProductMixer::declaration() {
+  Declaration d;
+  d.groups = {OptionGroup::kWriteStrength, OptionGroup::kKernelChoice, OptionGroup::kForgetGate,
+              OptionGroup::kHouseholder};
+  d.settings.householder = 2;
+  d.settings.negative_eigen = true;
+  d.settings.output_gate = true;
+  return d;
 }
 
 DeltaProductMixer::DeltaProductMixer(int d_model, const Options& options, ParamArena& arena)
-    : DeltaFamilyMixer(d_model, settings_from(options, defaults()), arena) {}
+    : ProjectedRecurrenceLayer(d_model, settings_from(options, declaration()), arena) {}
 
 const MixerEntry deltaproduct_mixer_entry{
     "deltaproduct",
     "DeltaProduct: n_h Householder delta steps per token (householder), optional forget gate",
-    DeltaFamilyMixer::option_specs(DeltaProductMixer::defaults(), /*expose_gate=*/true, /*expose_householder=*/true),
+    ProjectedRecurrenceLayer::option_specs(DeltaProductMixer::declaration()),
     [](int d_model, const Options& o, ParamArena& a) -> std::unique_ptr<Mixer> {
       return std::make_unique<DeltaProductMixer>(d_model, o, a);
     },
@@ -26,7 +28,6 @@ const MixerEntry deltaproduct_mixer_entry{
         {{"chunk_size", int64_t{16}}, {"householder", int64_t{3}}, {"use_forget_gate", true}},
         {{"chunk_size", int64_t{16}}, {"eigen_range", std::vector<double>{0, 1}}, {"use_output_gate", false}},
     },
-    /*has_recurrent_mode=*/true,
 };
 
 }  // namespace db

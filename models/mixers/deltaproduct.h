@@ -4,14 +4,15 @@
 #pragma once
 
 #include "models/core/registry.h"
-#include "models/mixers/delta_family.h"
+#include "models/mixers/projected_recurrence_layer.h"
 
 namespace db {
 
-class DeltaProductMixer : public DeltaFamilyMixer {
+class DeltaProductMixer : public ProjectedRecurrenceLayer {
  public:
   DeltaProductMixer(int d_model, const Options& options, ParamArena& arena);
-  static Settings defaults();
+  // every option group: learned beta and eigenvalue range, kernel, forget gate, Householder steps
+  static Declaration declaration();
 };
 
 extern const MixerEntry deltaproduct_mixer_entry;

@@ -4,14 +4,15 @@
 #pragma once
 
 #include "models/core/registry.h"
-#include "models/mixers/delta_family.h"
+#include "models/mixers/projected_recurrence_layer.h"
 
 namespace db {
 
-class GatedDeltaNetMixer : public DeltaFamilyMixer {
+class GatedDeltaNetMixer : public ProjectedRecurrenceLayer {
  public:
   GatedDeltaNetMixer(int d_model, const Options& options, ParamArena& arena);
-  static Settings defaults();
+  // learned beta and eigenvalue range, kernel, and the forget gate (on by default); n_h = 1
+  static Declaration declaration();
 };
 
 extern const MixerEntry gated_deltanet_mixer_entry;

@@ -6,29 +6,16 @@
 
 namespace db {
 
-DeltaFamilyMixer::Settings GatedLinearAttentionMixer::defaults() {
-  Settings s;
-  s.use_beta = false;
-  s.forget_gate = true;
-  s.chunked = false;  // this mixer has only the token-by-token form
-  return s;
-}
-
-OptionSpecs GatedLinearAttentionMixer::specs() {
-  OptionSpecs all = DeltaFamilyMixer::option_specs(defaults(), /*expose_gate=*/false, /*expose_householder=*/false);
-  // no write strength, no eigenvalue choice, and a single (recurrent) form
-  std::erase_if(all, [](const OptionSpec& s) {
-    return s.key == "eigen_range" || s.key == "use_beta" || s.key == "mode" || s.key == "chunk_size";
-  });
-  return all;
+ProjectedRecurrenceLayer::Declaration GatedLinearAttentionMixer::declaration() {
+  Declaration d;  // only the common keys
+  d.settings.use_beta = false;    // no write strength: S = exp(g) S + k v^T
+  d.settings.forget_gate = true;  // the gate is the point of the mixer
+  d.settings.chunked = false;     // a single, token-by-token form (run_recurrence_* below)
+  return d;
 }
 
 GatedLinearAttentionMixer::GatedLinearAttentionMixer(int d_model, const Options& options, ParamArena& arena)
-    : DeltaFamilyMixer(d_model, settings_from(with_fixed_keys(options, {{"eigen_range", std::vector<double>{0.0, 1.0}},
-                                                             {"use_beta", false},
-                                                             {"mode", std::string("recurrent")},
-                                                             {"chunk_size", int64_t{64}}}),
-                                   defaults()), arena) {}
+    : ProjectedRecurrenceLayer(d_model, settings_from(options, declaration()), arena) {}
 
 void GatedLinearAttentionMixer::run_recurrence_forward(const HeadSequence& s) {
   const int T = this->T(), K = this->K(), V = this->V();
@@ -73,7 +60,7 @@ void GatedLinearAttentionMixer::run_recurrence_backward(const HeadSequence& s, c
 const MixerEntry gated_linear_attention_mixer_entry{
     "gated_linear_attention",
     "Mamba2-style scalar-gated linear attention S = exp(g) S + k v^T (worked example of docs/adding-a-mixer.md)",
-    GatedLinearAttentionMixer::specs(),
+    ProjectedRecurrenceLayer::option_specs(GatedLinearAttentionMixer::declaration()),
     [](int d_model, const Options& o, ParamArena& a) -> std::unique_ptr<Mixer> {
       return std::make_unique<GatedLinearAttentionMixer>(d_model, o, a);
     },
@@ -81,7 +68,6 @@ const MixerEntry gated_linear_attention_mixer_entry{
         {},
         {{"use_short_conv", false}, {"use_output_gate", true}, {"num_heads", int64_t{1}}},
     },
-    /*has_recurrent_mode=*/false,
 };
 
 }  // namespace db

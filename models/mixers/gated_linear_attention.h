@@ -3,7 +3,7 @@
 //
 //   S_t = exp(g_t) S_{t-1} + k_t v_t^T,   o_t = S_t^T (scale q_t),   g_t = -exp(A_log) softplus(a_t + dt_bias)
 //
-// It reuses the delta-family scaffold (projections, short conv, L2-normalised q/k, forget gate,
+// It is built on ProjectedRecurrenceLayer (projections, short conv, L2-normalised q/k, forget gate,
 // output norm) and brings its own recurrence by overriding run_recurrence_forward/backward: a
 // plain token-by-token loop that keeps every state S_t for the backward (T*K*V numbers per
 // sequence; fine at benchmark sizes, and the simplest correct form to start a variant from).
@@ -12,15 +12,15 @@
 #include <vector>
 
 #include "models/core/registry.h"
-#include "models/mixers/delta_family.h"
+#include "models/mixers/projected_recurrence_layer.h"
 
 namespace db {
 
-class GatedLinearAttentionMixer : public DeltaFamilyMixer {
+class GatedLinearAttentionMixer : public ProjectedRecurrenceLayer {
  public:
   GatedLinearAttentionMixer(int d_model, const Options& options, ParamArena& arena);
-  static Settings defaults();
-  static OptionSpecs specs();
+  // no option groups: beta fixed at 1, the forget gate always on, one (token-by-token) form
+  static Declaration declaration();
 
  protected:
   void prepare_recurrence(int sequences) override { states_.resize(sequences); }

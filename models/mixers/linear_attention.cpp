@@ -1,25 +1,17 @@
-// linear_attention.cpp: additive-update linear attention on the delta-family scaffold.
+// linear_attention.cpp: additive-update linear attention on the projected-recurrence layer.
 #include "models/mixers/linear_attention.h"
-
-#include <algorithm>
 
 namespace db {
 
-DeltaFamilyMixer::Settings LinearAttentionMixer::defaults() {
-  Settings s;
-  s.use_beta = false;
-  return s;
-}
-
-OptionSpecs LinearAttentionMixer::specs() {
-  OptionSpecs all = DeltaFamilyMixer::option_specs(defaults(), false, false);
-  // no write strength and no eigenvalues to choose: the transition is the identity
-  std::erase_if(all, [](const OptionSpec& s) { return s.key == "eigen_range" || s.key == "use_beta"; });
-  return all;
+ProjectedRecurrenceLayer::Declaration LinearAttentionMixer::declaration() {
+  Declaration d;
+  d.groups = {OptionGroup::kKernelChoice};
+  d.settings.use_beta = false;  // no write strength and no eigenvalues: the transition is the identity
+  return d;
 }
 
 LinearAttentionMixer::LinearAttentionMixer(int d_model, const Options& options, ParamArena& arena)
-    : DeltaFamilyMixer(d_model, settings_from(with_fixed_keys(options, {{"eigen_range", std::vector<double>{0.0, 1.0}}, {"use_beta", false}}), defaults()), arena) {}
+    : ProjectedRecurrenceLayer(d_model, settings_from(options, declaration()), arena) {}
 
 void LinearAttentionMixer::run_recurrence_forward(const HeadSequence& s) {
   LinearAttentionInputs in;
@@ -46,7 +38,7 @@ void LinearAttentionMixer::run_recurrence_backward(const HeadSequence& s, const 
 const MixerEntry linear_attention_mixer_entry{
     "linear_attention",
     "linear attention: the DeltaNet layer with the additive update S += k v^T",
-    LinearAttentionMixer::specs(),
+    ProjectedRecurrenceLayer::option_specs(LinearAttentionMixer::declaration()),
     [](int d_model, const Options& o, ParamArena& a) -> std::unique_ptr<Mixer> {
       return std::make_unique<LinearAttentionMixer>(d_model, o, a);
     },
@@ -54,7 +46,6 @@ const MixerEntry linear_attention_mixer_entry{
         {{"chunk_size", int64_t{16}}},
         {{"mode", std::string("recurrent")}, {"use_short_conv", false}},
     },
-    /*has_recurrent_mode=*/true,
 };
 
 }  // namespace db

@@ -4,15 +4,15 @@
 #pragma once
 
 #include "models/core/registry.h"
-#include "models/mixers/delta_family.h"
+#include "models/mixers/projected_recurrence_layer.h"
 
 namespace db {
 
-class LinearAttentionMixer : public DeltaFamilyMixer {
+class LinearAttentionMixer : public ProjectedRecurrenceLayer {
  public:
   LinearAttentionMixer(int d_model, const Options& options, ParamArena& arena);
-  static Settings defaults();
-  static OptionSpecs specs();
+  // the choice of kernel only: no beta (the transition is the identity), no forget gate
+  static Declaration declaration();
 
  protected:
   void prepare_recurrence(int sequences) override { la_ws_.resize(sequences); }

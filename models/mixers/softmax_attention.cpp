@@ -134,7 +134,6 @@ const MixerEntry softmax_attention_mixer_entry{
         {},
         {{"num_heads", int64_t{2}}, {"window", int64_t{3}}, {"rope", true}},
     },
-    /*has_recurrent_mode=*/false,
 };
 
 }  // namespace db

@@ -38,15 +38,12 @@ class CompressionTask : public MadTask {
 
 }  // namespace
 
-const TaskEntry* compression_task_entry() {
-  static const TaskEntry entry{
-      "compression",
-      "MAD compression: reproduce the whole sequence from its last position",
-      mad_base_options(16, 32, 12800),
-      [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<CompressionTask>(o); },
-      "autoencoder",
-  };
-  return &entry;
-}
+extern const TaskEntry compression_task_entry{
+    "compression",
+    "MAD compression: reproduce the whole sequence from its last position",
+    mad_base_options(16, 32, 12800),
+    [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<CompressionTask>(o); },
+    "autoencoder",
+};
 
 }  // namespace db

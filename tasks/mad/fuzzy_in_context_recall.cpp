@@ -173,20 +173,17 @@ class FuzzyInContextRecallTask : public MadTask {
 
 }  // namespace
 
-const TaskEntry* fuzzy_in_context_recall_task_entry() {
-  static const TaskEntry entry = [] {
-    OptionSpecs specs = mad_base_options(16, 128, 12800);
-    specs.push_back({"k_motif_size", int64_t{3}, "longest key (1..k tokens in training, always k at test)", {}});
-    specs.push_back({"v_motif_size", int64_t{3}, "longest value (1..v tokens)", {}});
-    for (auto& s : mad_noise_options(0.0, 0)) specs.push_back(s);
-    return TaskEntry{
-        "fuzzy_in_context_recall",
-        "MAD fuzzy in-context recall: keys and values are runs of 1..3 tokens",
-        specs,
-        [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<FuzzyInContextRecallTask>(o); },
-    };
-  }();
-  return &entry;
-}
+extern const TaskEntry fuzzy_in_context_recall_task_entry = [] {
+  OptionSpecs specs = mad_base_options(16, 128, 12800);
+  specs.push_back({"k_motif_size", int64_t{3}, "longest key (1..k tokens in training, always k at test)", {}});
+  specs.push_back({"v_motif_size", int64_t{3}, "longest value (1..v tokens)", {}});
+  for (auto& s : mad_noise_options(0.0, 0)) specs.push_back(s);
+  return TaskEntry{
+      "fuzzy_in_context_recall",
+      "MAD fuzzy in-context recall: keys and values are runs of 1..3 tokens",
+      specs,
+      [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<FuzzyInContextRecallTask>(o); },
+  };
+}();
 
 }  // namespace db

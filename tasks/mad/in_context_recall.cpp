@@ -99,28 +99,22 @@ OptionSpecs recall_options(int64_t vocab_size, double frac_noise, int64_t noise_
 
 }  // namespace
 
-const TaskEntry* in_context_recall_task_entry() {
-  static const TaskEntry entry{
-      "in_context_recall",
-      "MAD in-context recall: recall the value of a key repeated earlier in the sequence",
-      recall_options(16, 0.0, 0),
-      [](const Options& o) -> std::unique_ptr<Task> {
-        return std::make_unique<InContextRecallTask>("in_context_recall", o);
-      },
-  };
-  return &entry;
-}
+extern const TaskEntry in_context_recall_task_entry{
+    "in_context_recall",
+    "MAD in-context recall: recall the value of a key repeated earlier in the sequence",
+    recall_options(16, 0.0, 0),
+    [](const Options& o) -> std::unique_ptr<Task> {
+      return std::make_unique<InContextRecallTask>("in_context_recall", o);
+    },
+};
 
-const TaskEntry* noisy_in_context_recall_task_entry() {
-  static const TaskEntry entry{
-      "noisy_in_context_recall",
-      "MAD noisy in-context recall: in-context recall with pairs replaced by noise tokens",
-      recall_options(32, 0.2, 16),
-      [](const Options& o) -> std::unique_ptr<Task> {
-        return std::make_unique<InContextRecallTask>("noisy_in_context_recall", o);
-      },
-  };
-  return &entry;
-}
+extern const TaskEntry noisy_in_context_recall_task_entry{
+    "noisy_in_context_recall",
+    "MAD noisy in-context recall: in-context recall with pairs replaced by noise tokens",
+    recall_options(32, 0.2, 16),
+    [](const Options& o) -> std::unique_ptr<Task> {
+      return std::make_unique<InContextRecallTask>("noisy_in_context_recall", o);
+    },
+};
 
 }  // namespace db

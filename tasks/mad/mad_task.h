@@ -43,11 +43,5 @@ OptionSpecs mad_noise_options(double frac_noise, int64_t noise_vocab_size);
 // block leaves `min_clean_tokens` ordinary tokens below it (clean vocabulary = vocab - specials - noise)
 void mad_validate_noise(const Options& options, int64_t special_tokens, int64_t min_clean_tokens);
 
-const TaskEntry* in_context_recall_task_entry();
-const TaskEntry* noisy_in_context_recall_task_entry();
-const TaskEntry* fuzzy_in_context_recall_task_entry();
-const TaskEntry* selective_copying_task_entry();
-const TaskEntry* compression_task_entry();
-const TaskEntry* memorization_task_entry();
 
 }  // namespace db

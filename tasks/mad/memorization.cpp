@@ -69,18 +69,15 @@ class MemorizationTask : public MadTask {
 
 }  // namespace
 
-const TaskEntry* memorization_task_entry() {
-  static const TaskEntry entry = [] {
-    OptionSpecs specs = mad_base_options(256, 32, 256);
-    specs.push_back({"map_seed", int64_t{12345}, "seed of the fixed key->value map shared by train and test", {}});
-    return TaskEntry{
-        "memorization",
-        "MAD memorization: recall values of a fixed key->value map stored in the weights",
-        specs,
-        [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<MemorizationTask>(o); },
-    };
-  }();
-  return &entry;
-}
+extern const TaskEntry memorization_task_entry = [] {
+  OptionSpecs specs = mad_base_options(256, 32, 256);
+  specs.push_back({"map_seed", int64_t{12345}, "seed of the fixed key->value map shared by train and test", {}});
+  return TaskEntry{
+      "memorization",
+      "MAD memorization: recall values of a fixed key->value map stored in the weights",
+      specs,
+      [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<MemorizationTask>(o); },
+  };
+}();
 
 }  // namespace db

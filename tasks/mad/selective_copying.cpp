@@ -63,18 +63,15 @@ class SelectiveCopyingTask : public MadTask {
 
 }  // namespace
 
-const TaskEntry* selective_copying_task_entry() {
-  static const TaskEntry entry = [] {
-    OptionSpecs specs = mad_base_options(16, 256, 12800);
-    specs.push_back({"num_tokens_to_copy", int64_t{16}, "data tokens to copy after the copy token", {}});
-    return TaskEntry{
-        "selective_copying",
-        "MAD selective copying: copy the data tokens scattered among blanks, in order",
-        specs,
-        [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<SelectiveCopyingTask>(o); },
-    };
-  }();
-  return &entry;
-}
+extern const TaskEntry selective_copying_task_entry = [] {
+  OptionSpecs specs = mad_base_options(16, 256, 12800);
+  specs.push_back({"num_tokens_to_copy", int64_t{16}, "data tokens to copy after the copy token", {}});
+  return TaskEntry{
+      "selective_copying",
+      "MAD selective copying: copy the data tokens scattered among blanks, in order",
+      specs,
+      [](const Options& o) -> std::unique_ptr<Task> { return std::make_unique<SelectiveCopyingTask>(o); },
+  };
+}();
 
 }  // namespace db

@@ -103,16 +103,13 @@ class ModularArithmeticTask final : public state_tracking::FormalLanguageTask {
 
 }  // namespace
 
-const TaskEntry* modular_arithmetic_task_entry() {
-  static const TaskEntry entry{
-      "modular_arithmetic",
-      "Grazzi et al. modular arithmetic without brackets: evaluate d op d op ... (+ - *, precedence) mod 5",
-      state_tracking::formal_language_options(true),
-      [](const Options& options) -> std::unique_ptr<Task> {
-        auto config = state_tracking::read_formal_language_config(options, kShortestExpression, kShortestExpression);
-        return std::make_unique<ModularArithmeticTask>(config, state_tracking::read_modulus(options));
-      }};
-  return &entry;
-}
+extern const TaskEntry modular_arithmetic_task_entry{
+    "modular_arithmetic",
+    "Grazzi et al. modular arithmetic without brackets: evaluate d op d op ... (+ - *, precedence) mod 5",
+    state_tracking::formal_language_options(true),
+    [](const Options& options) -> std::unique_ptr<Task> {
+      auto config = state_tracking::read_formal_language_config(options, kShortestExpression, kShortestExpression);
+      return std::make_unique<ModularArithmeticTask>(config, state_tracking::read_modulus(options));
+    }};
 
 }  // namespace db

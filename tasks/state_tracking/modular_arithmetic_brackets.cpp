@@ -110,17 +110,14 @@ class ModularArithmeticBracketsTask final : public state_tracking::FormalLanguag
 
 }  // namespace
 
-const TaskEntry* modular_arithmetic_brackets_task_entry() {
-  static const TaskEntry entry{
-      "modular_arithmetic_brackets",
-      "Grazzi et al. modular arithmetic with brackets: evaluate a random bracketed +/- expression mod 5",
-      state_tracking::formal_language_options(true),
-      [](const Options& options) -> std::unique_ptr<Task> {
-        // any min_length >= 1 is valid (shorter draws become 5), but max_length must reach 5
-        auto config = state_tracking::read_formal_language_config(options, 1, kShortestRow);
-        return std::make_unique<ModularArithmeticBracketsTask>(config, state_tracking::read_modulus(options));
-      }};
-  return &entry;
-}
+extern const TaskEntry modular_arithmetic_brackets_task_entry{
+    "modular_arithmetic_brackets",
+    "Grazzi et al. modular arithmetic with brackets: evaluate a random bracketed +/- expression mod 5",
+    state_tracking::formal_language_options(true),
+    [](const Options& options) -> std::unique_ptr<Task> {
+      // any min_length >= 1 is valid (shorter draws become 5), but max_length must reach 5
+      auto config = state_tracking::read_formal_language_config(options, 1, kShortestRow);
+      return std::make_unique<ModularArithmeticBracketsTask>(config, state_tracking::read_modulus(options));
+    }};
 
 }  // namespace db

@@ -65,16 +65,13 @@ class ParityTask final : public state_tracking::FormalLanguageTask {
 
 }  // namespace
 
-const TaskEntry* parity_task_entry() {
-  static const TaskEntry entry{
-      "parity",
-      "Grazzi et al. parity: is the number of 2s in a 1/2 string odd? (train n 3-40, test n 40-256)",
-      state_tracking::formal_language_options(false),
-      [](const Options& options) -> std::unique_ptr<Task> {
-        return std::make_unique<ParityTask>(
-            state_tracking::read_formal_language_config(options, kShortestParity, kShortestParity));
-      }};
-  return &entry;
-}
+extern const TaskEntry parity_task_entry{
+    "parity",
+    "Grazzi et al. parity: is the number of 2s in a 1/2 string odd? (train n 3-40, test n 40-256)",
+    state_tracking::formal_language_options(false),
+    [](const Options& options) -> std::unique_ptr<Task> {
+      return std::make_unique<ParityTask>(
+          state_tracking::read_formal_language_config(options, kShortestParity, kShortestParity));
+    }};
 
 }  // namespace db

@@ -15,10 +15,6 @@
 
 namespace db {
 
-const TaskEntry* parity_task_entry();
-const TaskEntry* modular_arithmetic_task_entry();
-const TaskEntry* modular_arithmetic_brackets_task_entry();
-const TaskEntry* word_problem_task_entry();
 
 namespace state_tracking {
 

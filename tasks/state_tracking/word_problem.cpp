@@ -230,22 +230,19 @@ std::unique_ptr<Task> create_word_problem(const Options& options) {
 
 }  // namespace
 
-const TaskEntry* word_problem_task_entry() {
-  static const TaskEntry entry{
-      "word_problem",
-      "DeltaProduct group word problem: running product of i.i.d. S3/S4/A5/S5 elements, scored at every token",
-      {
-          {"group", std::string("S3"), "permutation group: S3, S4, A5 or S5", PermutationGroup::known_names()},
-          {"train_length", int64_t{128}, "elements per training sequence (DeltaProduct README: 128)", {}},
-          {"test_length", int64_t{512}, "elements per test sequence (DeltaProduct README: 512)", {}},
-          {"train_examples", int64_t{10000},
-           "training sequences, one fixed set replayed every epoch (CPU-sized; DeltaProduct uses 100000 "
-           "at full scale)", {}},
-          {"test_examples", int64_t{1000}, "test sequences (DeltaProduct evaluates 1% of 100000 = 1000)", {}},
-          {"reject_duplicates", true, "no sequence occurs twice within a split (as DeltaProduct's generator)", {}},
-      },
-      create_word_problem};
-  return &entry;
-}
+extern const TaskEntry word_problem_task_entry{
+    "word_problem",
+    "DeltaProduct group word problem: running product of i.i.d. S3/S4/A5/S5 elements, scored at every token",
+    {
+        {"group", std::string("S3"), "permutation group: S3, S4, A5 or S5", PermutationGroup::known_names()},
+        {"train_length", int64_t{128}, "elements per training sequence (DeltaProduct README: 128)", {}},
+        {"test_length", int64_t{512}, "elements per test sequence (DeltaProduct README: 512)", {}},
+        {"train_examples", int64_t{10000},
+         "training sequences, one fixed set replayed every epoch (CPU-sized; DeltaProduct uses 100000 "
+         "at full scale)", {}},
+        {"test_examples", int64_t{1000}, "test sequences (DeltaProduct evaluates 1% of 100000 = 1000)", {}},
+        {"reject_duplicates", true, "no sequence occurs twice within a split (as DeltaProduct's generator)", {}},
+    },
+    create_word_problem};
 
 }  // namespace db

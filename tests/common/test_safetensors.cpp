@@ -87,6 +87,31 @@ TEST(Safetensors, RoundTripKeepsValuesShapesAndMetadata) {
   std::filesystem::remove(path);
 }
 
+TEST(Safetensors, SizesThatOverflowAreRefused) {
+  SafeTensor huge;
+  huge.shape = {int64_t{1} << 40, int64_t{1} << 40};
+  EXPECT_THROW(huge.numel(), std::overflow_error);
+  EXPECT_FALSE(checked_numel(huge.shape).has_value());
+  EXPECT_EQ(checked_numel({3, 4}), 12);
+
+  // [2^61] F64 is 2^64 bytes, which wraps to 0 in 64 bits: the empty data section must not match it
+  const std::string path = (std::filesystem::temp_directory_path() / "deltabench_overflow.safetensors").string();
+  std::string header = R"({"x":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})";
+  while (header.size() % 8 != 0) header.push_back(' ');
+  const uint64_t header_len = header.size();
+  std::string length_bytes(8, '\0');
+  std::memcpy(length_bytes.data(), &header_len, 8);
+  std::ofstream(path, std::ios::binary) << length_bytes << header;
+  try {
+    read_safetensors(path);
+    ADD_FAILURE() << "a tensor of 2^61 doubles in 0 bytes was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(Safetensors, ReadsTheCommittedReferenceFiles) {
   const auto f = read_safetensors(std::string(DELTABENCH_TEST_DATA_DIR) + "/reference/kernel_deltanet.safetensors");
   EXPECT_EQ(f.at("q").dtype, SafeDtype::F64);

@@ -14,27 +14,48 @@
 #include <random>
 #include <string>
 
-#include "harness/atomic_file.h"
-#include "harness/component_catalog.h"
-#include "harness/experiment_error.h"
+#include "common/atomic_file.h"
+#include "harness/config/component_catalog.h"
+#include "harness/config/experiment_error.h"
 
 namespace db::test {
 
-// task "recall" (seq_len, num_kv_pairs, vocab_size; 4*num_kv_pairs <= seq_len) and mixers
-// "deltanet" (num_heads, chunk_size) and "softmax_attention" (num_heads, window)
+// task "recall" (seq_len, num_kv_pairs, vocab_size; 4*num_kv_pairs <= seq_len), task "compression"
+// (needs the autoencoder backbone) and mixers "deltanet" (num_heads, chunk_size) and
+// "softmax_attention" (num_heads, window); the tasks validate and build nothing
 inline ComponentCatalog fake_catalog() {
-  ComponentCatalog c;
-  c.tasks.push_back({"recall",
-                     {{"seq_len", int64_t{64}, "length"}, {"num_kv_pairs", int64_t{4}, "pairs"},
-                      {"vocab_size", int64_t{128}, "vocabulary"}},
-                     [](const Options& o) {
-                       if (4 * o.get_int("num_kv_pairs") > o.get_int("seq_len"))
-                         throw ConfigError("num_kv_pairs", "4 * num_kv_pairs must not exceed seq_len");
-                     }});
-  c.tasks.push_back({"compression", {{"seq_len", int64_t{32}, "length"}}, nullptr, "autoencoder"});
-  c.mixers.push_back({"deltanet", {{"num_heads", int64_t{1}, "heads"}, {"chunk_size", int64_t{64}, "chunk"}}});
-  c.mixers.push_back({"softmax_attention", {{"num_heads", int64_t{1}, "heads"}, {"window", int64_t{0}, "window"}}});
-  return c;
+  auto task = [](std::string name, OptionSpecs options, std::function<void(const Options&)> check,
+                 std::string backbone) {
+    TaskEntry e;
+    e.name = std::move(name);
+    e.options = std::move(options);
+    e.create = [check](const Options& o) -> std::unique_ptr<Task> {
+      if (check) check(o);
+      return nullptr;
+    };
+    e.required_backbone = std::move(backbone);
+    return e;
+  };
+  auto mixer = [](std::string name, OptionSpecs options) {
+    MixerEntry e;
+    e.name = std::move(name);
+    e.options = std::move(options);
+    return e;
+  };
+  static const TaskEntry recall = task("recall",
+                                       {{"seq_len", int64_t{64}, "length"}, {"num_kv_pairs", int64_t{4}, "pairs"},
+                                        {"vocab_size", int64_t{128}, "vocabulary"}},
+                                       [](const Options& o) {
+                                         if (4 * o.get_int("num_kv_pairs") > o.get_int("seq_len"))
+                                           throw ConfigError("num_kv_pairs", "4 * num_kv_pairs must not exceed seq_len");
+                                       },
+                                       "");
+  static const TaskEntry compression = task("compression", {{"seq_len", int64_t{32}, "length"}}, nullptr, "autoencoder");
+  static const MixerEntry deltanet =
+      mixer("deltanet", {{"num_heads", int64_t{1}, "heads"}, {"chunk_size", int64_t{64}, "chunk"}});
+  static const MixerEntry softmax =
+      mixer("softmax_attention", {{"num_heads", int64_t{1}, "heads"}, {"window", int64_t{0}, "window"}});
+  return {{&recall, &compression}, {&deltanet, &softmax}};
 }
 
 // a fresh folder under the system temp dir, removed at scope exit

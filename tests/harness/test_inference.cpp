@@ -19,14 +19,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common/safetensors.h"
-#include "harness/atomic_file.h"
-#include "harness/checkpoint.h"
-#include "harness/experiment_file.h"
-#include "harness/inference.h"
-#include "harness/sweep_expander.h"
+#include "common/atomic_file.h"
+#include "harness/train/checkpoint.h"
+#include "harness/config/experiment_file.h"
+#include "harness/commands/eval_forward.h"
+#include "harness/sweep/expansion.h"
 #include "harness_test_support.h"
 #include "tiny_run.h"
-#include "models/model.h"
+#include "models/backbones/model.h"
 #include "tasks/task.h"
 
 namespace db {
@@ -288,6 +288,21 @@ TEST_F(Inference, BadInputExitsTwoNamingTheFile) {
   const CliResult unwritable = forward_to("ok.safetensors", "no/such/dir/o.safetensors");
   EXPECT_EQ(unwritable.code, 1) << unwritable.err;
   EXPECT_TRUE(has(unwritable.err, "no/such/dir/o.safetensors")) << unwritable.err;
+
+  // a split too large for memory is refused before anything is generated, naming the key
+  const CliResult huge = run_deltabench("eval --checkpoint " + ckpt() + " --set task.test_examples=100000000000", dir());
+  EXPECT_EQ(huge.code, 2) << huge.err;
+  EXPECT_TRUE(has(huge.err, "task.test_examples") && has(huge.err, "GB")) << huge.err;
+
+  // an output that is one of the inputs is refused before anything is written: the model survives
+  std::ifstream model_in(checkpoint_, std::ios::binary);
+  const std::string model_before((std::istreambuf_iterator<char>(model_in)), std::istreambuf_iterator<char>());
+  const CliResult onto_model = forward_to("ok.safetensors", ckpt());
+  EXPECT_EQ(onto_model.code, 2) << onto_model.err;
+  EXPECT_TRUE(has(onto_model.err, "refusing to overwrite")) << onto_model.err;
+  std::ifstream model_after_in(checkpoint_, std::ios::binary);
+  EXPECT_TRUE(model_before == std::string((std::istreambuf_iterator<char>(model_after_in)), std::istreambuf_iterator<char>()));
+  EXPECT_EQ(forward_to("ok.safetensors", "ok.safetensors").code, 2);
 
   // missing required flags are CLI errors
   EXPECT_EQ(run_deltabench("eval", dir()).code, 2);

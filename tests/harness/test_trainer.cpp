@@ -18,14 +18,14 @@
 
 #include "common/rng.h"
 #include "common/safetensors.h"
-#include "harness/atomic_file.h"
-#include "harness/checkpoint.h"
-#include "harness/experiment_file.h"
-#include "harness/sweep_expander.h"
-#include "harness/trainer.h"
+#include "common/atomic_file.h"
+#include "harness/train/checkpoint.h"
+#include "harness/config/experiment_file.h"
+#include "harness/sweep/expansion.h"
+#include "harness/train/trainer.h"
 #include "harness_test_support.h"
 #include "tiny_run.h"
-#include "models/model.h"
+#include "models/backbones/model.h"
 #include "tasks/task.h"
 
 namespace db {
@@ -209,6 +209,48 @@ TEST(Trainer, ResumeFromCopiedCheckpointFilesEqualsUninterruptedRun) {
   // the last evaluation (step 16) sees the same model and the same loss window (steps 9..16)
   EXPECT_EQ(curve_without_timing(tmp.path / "a" / "curve.csv").back(),
             curve_without_timing(tmp.path / "b" / "curve.csv").back());
+}
+
+// A stop request (Ctrl-C) between steps: the run checkpoints where it is and says "interrupted";
+// resumed, it ends exactly as the run that was never stopped.
+TEST(Trainer, AStopRequestCheckpointsTheRunAndAResumeEqualsTheUninterruptedRun) {
+  TempDir tmp;
+  const ResolvedConfig full = tiny_config();
+  const RunOutcome a = train_run(full, tmp.path / "a", quiet_hooks());
+  TrainHooks stopping = quiet_hooks();
+  int polls = 0;
+  stopping.stop_requested = [&polls] { return ++polls > 3; };  // raised before step 4
+  const RunOutcome b = train_run(full, tmp.path / "b", stopping);
+  EXPECT_EQ(b.status, "interrupted");
+  EXPECT_EQ(b.steps, 3);
+  EXPECT_EQ(read_checkpoint_recipe(tmp.path / "b" / "model.safetensors").step, 3);
+  resume_and_expect_the_uninterrupted_run(full, tmp.path, a);
+}
+
+// A checkpoint that cannot be read: the error names the file and the remedy; with the remedy the
+// damaged files are kept aside and the run trains from scratch, ending as a fresh run does.
+TEST(Trainer, ADamagedCheckpointNamesTheRemedyWhichRestartsTheRunKeepingTheFilesAside) {
+  TempDir tmp;
+  const ResolvedConfig cfg = tiny_config({"train.checkpoint_interval=3"});
+  const RunOutcome fresh = train_run(cfg, tmp.path / "fresh", quiet_hooks());
+  TrainHooks stopping = quiet_hooks();
+  stopping.stop_requested = [] { return true; };
+  ASSERT_EQ(train_run(cfg, tmp.path / "b", stopping).status, "interrupted");
+  std::ofstream(tmp.path / "b" / "state.safetensors", std::ios::trunc) << "not a safetensors file";
+  try {
+    train_run(cfg, tmp.path / "b", quiet_hooks());
+    ADD_FAILURE() << "a damaged checkpoint was accepted";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("state.safetensors"), std::string::npos) << what;
+    EXPECT_NE(what.find("--restart-damaged"), std::string::npos) << what;
+  }
+  TrainHooks restart = quiet_hooks();
+  restart.restart_damaged = true;
+  const RunOutcome again = train_run(cfg, tmp.path / "b", restart);
+  expect_same_metrics(fresh, again);
+  EXPECT_TRUE(bytes_of(tmp.path / "fresh" / "model.safetensors") == bytes_of(tmp.path / "b" / "model.safetensors"));
+  EXPECT_EQ(bytes_of(tmp.path / "b" / "damaged-1" / "state.safetensors"), "not a safetensors file");
 }
 
 // a model with every parameter set, plus its recipe

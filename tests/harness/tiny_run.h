@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "harness/component_catalog.h"
-#include "harness/experiment_file.h"
-#include "harness/sweep_expander.h"
+#include "harness/config/component_catalog.h"
+#include "harness/config/experiment_file.h"
+#include "harness/sweep/expansion.h"
 
 namespace db::test {
 

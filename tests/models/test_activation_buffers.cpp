@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "common/rng.h"
-#include "models/layers/activation_buffers.h"
-#include "models/layers/activations.h"
+#include "models/numerics/activation_buffers.h"
+#include "models/numerics/activations.h"
 
 namespace db {
 namespace {

@@ -16,23 +16,17 @@
 #include "common/rng.h"
 #include "models/kernels/gated_delta_rule.h"
 #include "models/kernels/linear_attention.h"
+#include "tests/common/relative_rms.h"
 
 namespace db {
 namespace {
+
+using test::relative_rms;
 
 static_assert(std::is_same_v<real, float>, "this test checks the float32 build");
 
 using Buf = std::vector<real>;
 
-double relative_rms(const Buf& got, const Buf& ref) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double d = static_cast<double>(got[i]) - static_cast<double>(ref[i]);
-    diff += d * d;
-    norm += static_cast<double>(ref[i]) * ref[i];
-  }
-  return norm == 0 ? std::sqrt(diff) : std::sqrt(diff / norm);
-}
 
 Buf normal(Rng& rng, size_t n) {
   Buf x(n);

@@ -13,9 +13,9 @@
 #include <memory>
 #include <vector>
 
-#include "models/layers/activations.h"
+#include "models/numerics/activations.h"
 #include "models/layers/embedding.h"
-#include "models/layers/gemm.h"
+#include "models/numerics/gemm.h"
 #include "models/layers/head_norm.h"
 #include "models/layers/l2norm.h"
 #include "models/layers/layernorm.h"
@@ -25,6 +25,7 @@
 #include "models/layers/rope.h"
 #include "models/layers/short_conv.h"
 #include "models/layers/swiglu_mlp.h"
+#include "tests/common/gradcheck_wrappers.h"
 
 namespace db {
 namespace {
@@ -425,10 +426,10 @@ TEST(Threads, LayersGiveTheSameBitsWithOneAndTwoThreads) {
       {"layernorm", [&](ParamArena& a) { return std::make_unique<LayerNorm>(a, "norm", D); }},
       {"short_conv", [&](ParamArena& a) { return std::make_unique<ShortConv>(a, "conv1d", D, 4, true); }},
       {"swiglu_mlp", [&](ParamArena& a) { return std::make_unique<SwiGLUMLP>(a, "mlp", D, 160); }},
-      {"l2norm", [](ParamArena&) { return std::make_unique<L2Norm>(4, 16); }},
-      {"head_norm_gated", [&](ParamArena& a) { return std::make_unique<HeadNormModule>(a, "o_norm", 4, 16, true); }},
+      {"l2norm", [](ParamArena&) { return std::make_unique<test::L2NormModule>(4, 16); }},
+      {"head_norm_gated", [&](ParamArena& a) { return std::make_unique<test::HeadNormModule>(a, "o_norm", 4, 16, true); }},
       {"position_embedding", [&](ParamArena& a) { return std::make_unique<PositionEmbedding>(a, "wpe", 200, D); }},
-      {"rope", [](ParamArena&) { return std::make_unique<RopeModule>(4, 16); }},
+      {"rope", [](ParamArena&) { return std::make_unique<test::RopeModule>(4, 16); }},
   };
   for (const auto& [name, make] : layers) {
     SCOPED_TRACE(name);

@@ -13,18 +13,12 @@
 
 #include "common/rng.h"
 #include "models/core/registry.h"
+#include "tests/common/relative_rms.h"
 
 namespace db {
 namespace {
 
-double rel_rms(const std::vector<real>& ref, const std::vector<real>& got) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    num += double(ref[i] - got[i]) * (ref[i] - got[i]);
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
+using test::relative_rms;
 
 std::vector<real> random_vector(size_t n, Rng& rng, double std = 1.0) {
   std::vector<real> v(n);
@@ -63,7 +57,7 @@ constexpr int kBatch = 2, kWidth = 16;
 std::vector<Case> mode_cases() {
   std::vector<Case> out;
   for (const auto* e : mixer_registry())
-    if (e->has_recurrent_mode)
+    if (e->has_recurrent_mode())
       for (size_t v = 0; v < e->test_variants.size(); ++v)
         for (int T : {1, 37, 100}) out.push_back({e, v, T});
   return out;
@@ -93,14 +87,14 @@ TEST_P(ChunkVsRecurrent, OutputsStatesAndAllGradientsAgree) {
     return o;
   };
   const Out ra = run(a), rb = run(b);
-  EXPECT_LT(rel_rms(rb.y, ra.y), 1e-5);
-  EXPECT_LT(rel_rms(rb.state, ra.state), 1e-5);
-  EXPECT_LT(rel_rms(rb.dx, ra.dx), 1e-5);
-  EXPECT_LT(rel_rms(rb.dstate, ra.dstate), 1e-5);
+  EXPECT_LT(relative_rms(ra.y, rb.y), 1e-5);
+  EXPECT_LT(relative_rms(ra.state, rb.state), 1e-5);
+  EXPECT_LT(relative_rms(ra.dx, rb.dx), 1e-5);
+  EXPECT_LT(relative_rms(ra.dstate, rb.dstate), 1e-5);
   for (const auto& p : a.arena->params()) {
     std::vector<real> ga(a.arena->grad() + p.offset, a.arena->grad() + p.offset + p.size);
     std::vector<real> gb(b.arena->grad() + p.offset, b.arena->grad() + p.offset + p.size);
-    EXPECT_LT(rel_rms(gb, ga), 1e-5) << p.name;
+    EXPECT_LT(relative_rms(ga, gb), 1e-5) << p.name;
   }
 }
 
@@ -140,16 +134,16 @@ TEST_P(SplitRun, CarriedStateEqualsOneCall) {
   std::vector<real> y1(x1.size()), y2(x2.size()), mid(kBatch * S), end(kBatch * S);
   first.mixer->forward_stateful(x1.data(), y1.data(), kBatch, t1, nullptr, mid.data());
   second.mixer->forward_stateful(x2.data(), y2.data(), kBatch, t2, mid.data(), end.data());
-  EXPECT_LT(rel_rms(slice(y, 0, t1), y1), 1e-6);
-  EXPECT_LT(rel_rms(slice(y, t1, t2), y2), 1e-5);
-  EXPECT_LT(rel_rms(state, end), 1e-5);
+  EXPECT_LT(relative_rms(y1, slice(y, 0, t1)), 1e-6);
+  EXPECT_LT(relative_rms(y2, slice(y, t1, t2)), 1e-5);
+  EXPECT_LT(relative_rms(end, state), 1e-5);
 
   // backward through the split: the second half hands d(mid) to the first
   std::vector<real> dx1(x1.size()), dx2(x2.size()), dmid(kBatch * S);
   second.mixer->backward_stateful(slice(dy, t1, t2).data(), nullptr, dx2.data(), dmid.data());
   first.mixer->backward_stateful(slice(dy, 0, t1).data(), dmid.data(), dx1.data(), nullptr);
-  EXPECT_LT(rel_rms(slice(dx, 0, t1), dx1), 1e-5);
-  EXPECT_LT(rel_rms(slice(dx, t1, t2), dx2), 1e-5);
+  EXPECT_LT(relative_rms(dx1, slice(dx, 0, t1)), 1e-5);
+  EXPECT_LT(relative_rms(dx2, slice(dx, t1, t2)), 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, SplitRun, ::testing::ValuesIn(split_cases()), case_name);

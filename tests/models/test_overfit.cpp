@@ -8,7 +8,7 @@
 
 #include "common/ignore_index.h"
 #include "common/rng.h"
-#include "models/model.h"
+#include "models/backbones/model.h"
 #include "models/optim/adamw.h"
 
 namespace db {

@@ -14,6 +14,7 @@
 
 #include "models/core/gradcheck.h"
 #include "models/core/registry.h"
+#include "tests/common/gradcheck_wrappers.h"
 #include "models/layers/embedding.h"
 #include "models/layers/position_embedding.h"
 
@@ -63,6 +64,7 @@ struct ModuleCase {
 std::vector<ModuleCase> module_cases() {
   std::vector<ModuleCase> cases;
   for (const auto* e : module_registry()) cases.push_back({e});
+  for (const auto* e : test::wrapper_module_entries()) cases.push_back({e});
   return cases;
 }
 
@@ -130,6 +132,7 @@ TEST(Registry, EveryMixerHasTestVariants) {
 TEST(Registry, NamesAreUnique) {
   std::set<std::string> modules, mixers;
   for (const auto* e : module_registry()) EXPECT_TRUE(modules.insert(e->name).second) << e->name;
+  for (const auto* e : test::wrapper_module_entries()) EXPECT_TRUE(modules.insert(e->name).second) << e->name;
   for (const auto* e : mixer_registry()) EXPECT_TRUE(mixers.insert(e->name).second) << e->name;
 }
 

@@ -16,21 +16,15 @@
 #include "common/rng.h"
 #include "common/safetensors.h"
 #include "models/kernels/gated_delta_rule.h"
+#include "tests/common/relative_rms.h"
 
 namespace db {
 namespace {
 
+using test::relative_rms;
+
 static_assert(std::is_same_v<real, double>, "this test needs the float64 build");
 
-double relative_rms(const std::vector<double>& got, const std::vector<double>& ref) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    diff += (got[i] - ref[i]) * (got[i] - ref[i]);
-    norm += ref[i] * ref[i];
-  }
-  if (norm == 0) return std::sqrt(diff / static_cast<double>(ref.size()));  // absolute when the reference is 0
-  return std::sqrt(diff / norm);
-}
 
 enum class Form { recurrent, chunk };
 

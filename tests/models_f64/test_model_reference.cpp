@@ -11,19 +11,14 @@
 #include <string>
 
 #include "common/safetensors.h"
-#include "models/model.h"
+#include "models/backbones/model.h"
+#include "tests/common/relative_rms.h"
 
 namespace db {
 namespace {
 
-double relative_rms(const std::vector<double>& ref, const real* got) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    num += (ref[i] - got[i]) * (ref[i] - got[i]);
-    den += ref[i] * ref[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
+using test::relative_rms;
+
 
 ModelConfig config_for(const SafetensorsFile& f) {
   const int H = std::stoi(f.meta("heads"));
@@ -84,14 +79,14 @@ TEST_P(ModelReference, LogitsLossAndEveryGradientMatch) {
 
     std::vector<real> logits(size_t(B) * T * config.vocab_size);
     model.forward_logits(tokens.data(), B, T, logits.data());
-    EXPECT_LT(relative_rms(f.f64("output.logits"), logits.data()), 1e-10);
+    EXPECT_LT(relative_rms(logits.data(), f.f64("output.logits")), 1e-10);
 
     model.params().zero_grad();
     const LossResult loss = model.forward_loss(tokens.data(), targets.data(), B, T, true, nullptr);
     model.backward();
     EXPECT_NEAR(loss.loss_sum / loss.count, f.f64("output.loss")[0], 1e-10);
     for (const auto& p : model.params().params()) {
-      const double err = relative_rms(f.f64("grad." + p.name), model.params().grad() + p.offset);
+      const double err = relative_rms(model.params().grad() + p.offset, f.f64("grad." + p.name));
       EXPECT_LT(err, 1e-9) << "grad." << p.name;
     }
   }

@@ -1,0 +1,104 @@
+// lm_head_loss.cpp: blocked head + cross-entropy at labelled positions (see lm_head_loss.h).
+#include "models/layers/lm_head_loss.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/numerics/gemm.h"
+#include "models/numerics/parallel.h"
+
+namespace db {
+
+namespace {
+constexpr int64_t kRowBlock = 128;
+// dW partials kept at once: enough groups to spread over a 16-core node, few enough that summing
+// the [N, D] partials stays a small part of the step
+constexpr int64_t kMaxPartials = 16;
+}  // namespace
+
+void LmHeadLoss::logits(const real* hidden, int64_t M, int D, const real* weight, const real* bias, int N,
+                        real* out) {
+  gemm_nt(hidden, weight, out, M, N, D);
+  if (bias) MatMap(out, M, N).rowwise() += ConstVecMap(bias, N).transpose();
+}
+
+double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* weight, const real* bias, int N,
+                           const int32_t* targets, int32_t* argmax, real grad_scale) {
+  M_ = M, D_ = D, N_ = N;
+  has_grad_ = grad_scale != real(0);
+  const int64_t blocks = num_blocks(M, kRowBlock);
+  const int64_t groups = std::min(blocks, kMaxPartials);
+  if (static_cast<int64_t>(tile_.size()) < groups) tile_.resize(groups);
+  if (has_grad_) {
+    dhidden_.resize(static_cast<size_t>(M) * D);
+    dweight_part_.resize(groups);
+    dbias_part_.resize(groups);
+    for (int64_t g = 0; g < groups; ++g) {
+      dweight_part_[g].assign(static_cast<size_t>(N) * D, real(0));
+      if (bias) dbias_part_[g].assign(N, real(0));
+    }
+  }
+  std::vector<double> block_loss(blocks, 0.0);
+
+  // group g owns row blocks [g * blocks / groups, (g + 1) * blocks / groups)
+  auto run_group = [&](int64_t g) {
+    auto& tile = tile_[g];
+    tile.resize(static_cast<size_t>(kRowBlock) * N);
+    for (int64_t blk = g * blocks / groups; blk < (g + 1) * blocks / groups; ++blk) {
+      const int64_t r0 = blk * kRowBlock, rows = std::min(kRowBlock, M - r0);
+      const real* h = hidden + r0 * D;                 // [rows, D]
+      gemm_nt(h, weight, tile.data(), rows, N, D);      // logits [rows, N]
+      MatMap z(tile.data(), rows, N);                  // logits, then probabilities, then dlogits
+      if (bias) z.rowwise() += ConstVecMap(bias, N).transpose();
+      double loss = 0.0;
+      for (int64_t r = 0; r < rows; ++r) {
+        auto zr = z.row(r).array();
+        Index best = 0;
+        const real zmax = z.row(r).maxCoeff(&best);
+        if (argmax) argmax[r0 + r] = static_cast<int32_t>(best);
+        const int32_t y = targets[r0 + r];
+        const real target_logit = zr(y);
+        // Eigen's vectorised exp: the softmax over N is the only non-GEMM work of the head
+        zr = (zr - zmax).exp();
+        const double sum = static_cast<double>(zr.sum());
+        loss += std::log(sum) - static_cast<double>(target_logit - zmax);
+        if (has_grad_) {
+          zr *= static_cast<real>(grad_scale / sum);
+          zr(y) -= grad_scale;
+        }
+      }
+      block_loss[blk] = loss;
+      if (has_grad_) {
+        gemm_nn(tile.data(), weight, dhidden_.data() + r0 * D, rows, D, N);                    // dhidden = z W
+        gemm_tn(tile.data(), h, dweight_part_[g].data(), N, D, rows, /*accumulate=*/true);  // dW += z^T h
+        if (bias) VecMap(dbias_part_[g].data(), N) += z.colwise().sum().transpose();
+      }
+    }
+  };
+  // small heads (a few labelled rows) stay on the calling thread: forking would cost more than the work
+  if (worth_a_parallel_region(groups, M * N * D)) {
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < groups; ++g) run_group(g);
+  } else {
+    for (int64_t g = 0; g < groups; ++g) run_group(g);
+  }
+  double total = 0.0;
+  for (double l : block_loss) total += l;
+  return total;
+}
+
+const real* LmHeadLoss::backward(real* dweight, real* dbias) {
+  if (!has_grad_) return nullptr;
+  // sum the per-group partials in group order; split over the weight rows
+  parallel_blocks(N_, 64, int64_t(N_) * D_ * static_cast<int64_t>(dweight_part_.size()), [&](Index r0, Index r1) {
+    for (Index row = r0; row < r1; ++row)
+      for (const auto& part : dweight_part_)
+        for (int d = 0; d < D_; ++d) dweight[row * D_ + d] += part[row * D_ + d];
+  });
+  if (dbias)
+    for (const auto& part : dbias_part_)
+      for (int j = 0; j < N_; ++j) dbias[j] += part[j];
+  return dhidden_.data();
+}
+
+}  // namespace db
