@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <limits>
 
 #include "common/version.h"
 #include "harness/config/component_catalog.h"
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--profile", run.profile, "named profile of the file (e.g. quick, full)");
   run_cmd->add_option("--set", run.sets, "override a key, e.g. --set train.lr=1e-3 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option("--out", run.out, "results folder (default results/<name>)");
-  run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::Range(1, 65536));
+  run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::Range(1, std::numeric_limits<int>::max()));
   run_cmd->add_option("--shard", run.shard, "run only slice i of n (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT");
   run_cmd->add_flag("--dry-run", run.dry_run, "print the expanded runs and their count, train nothing");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");

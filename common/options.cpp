@@ -69,7 +69,10 @@ Options Options::resolve(const OptionSpecs& specs, const std::map<std::string, O
     out.values_[s.key] = s.default_value;
     names.push_back(s.key);
   }
-  for (const auto& [key, value] : given) {
+  for (const auto& given_entry : given) {
+    // named references, not a structured binding: clang 14 cannot capture a binding in the lambda below
+    const std::string& key = given_entry.first;
+    const OptionValue& value = given_entry.second;
     auto it = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; });
     if (it == specs.end()) throw ConfigError(key, fmt::format("unknown key '{}'{}", key, suggestion(key, names)));
     OptionValue v = value;

@@ -9,8 +9,11 @@
 #include "models/numerics/activations.h"
 
 // GCC 12's avx512fintrin.h initialises the undefined operand of _mm512_min_pd/_max_pd as `__Y = __Y`,
-// which -Wmaybe-uninitialized reports inside Eigen's double exp; a false positive in a system header.
+// which -Wmaybe-uninitialized reports inside Eigen's double exp (-march=native on AVX-512 machines); a
+// false positive in a system header. Clang has no such warning.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace db {
 namespace {
