@@ -6,18 +6,17 @@
 // (it once lacked gated_linear_attention). This test runs the real binary and compares its output
 // with the text between the marker lines, byte for byte.
 //
-// Standard library and GoogleTest only, on purpose: the test sees the project from outside, as a
-// reader of the docs does, through the binary.
+// The test sees the project from outside, as a reader of the docs does, through the binary.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
+#include "common/atomic_file.h"
+#include "harness_test_support.h"
+
+namespace db {
 namespace {
 
 namespace fs = std::filesystem;
@@ -35,30 +34,6 @@ constexpr const char* kRegenerate =
     " 'FNR==NR {gen = gen $0 \"\\n\"; next} $0 == e {skip = 0} !skip {print} $0 == b {printf \"%s\", gen; skip = 1}'"
     " /tmp/keys.md docs/yaml-reference.md > /tmp/yaml-reference.md && mv /tmp/yaml-reference.md docs/yaml-reference.md\n"
     "(or paste the output of `deltabench list --markdown` between the two marker lines by hand)";
-
-struct CommandOutput {
-  std::string out;
-  int code = -1;
-};
-
-CommandOutput run_command(const std::string& command) {
-  CommandOutput result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Start of the first line at or after `from` that is exactly `line` (a marker quoted inside another
 // line, as in the regeneration command, does not count); npos when there is none.
@@ -93,7 +68,7 @@ std::string first_difference(const std::string& document, const std::string& gen
 TEST(DocsReference, YamlReferenceKeyTablesEqualListMarkdown) {
   const fs::path document_path = fs::path(DELTABENCH_SOURCE_DIR) / kDocument;
   ASSERT_TRUE(fs::exists(document_path)) << document_path;
-  const std::string document = read_file(document_path);
+  const std::string document = read_text_file(document_path);
 
   const size_t begin = find_line(document, kBeginMarker);
   ASSERT_NE(begin, std::string::npos) << kDocument << " has no line '" << kBeginMarker
@@ -106,7 +81,8 @@ TEST(DocsReference, YamlReferenceKeyTablesEqualListMarkdown) {
                                     << "' after its generated key tables";
   const std::string generated_part = document.substr(content_begin, end - content_begin);
 
-  const CommandOutput list = run_command(std::string("\"") + DELTABENCH_BINARY + "\" list --markdown");
+  const test::TempDir tmp;
+  const test::CliResult list = test::run_deltabench("list --markdown", tmp.path);
   ASSERT_EQ(list.code, 0) << "`" << DELTABENCH_BINARY << " list --markdown` failed";
   ASSERT_FALSE(list.out.empty()) << "`deltabench list --markdown` printed nothing";
 
@@ -119,3 +95,4 @@ TEST(DocsReference, YamlReferenceKeyTablesEqualListMarkdown) {
 }
 
 }  // namespace
+}  // namespace db

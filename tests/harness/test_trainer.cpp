@@ -43,12 +43,7 @@ TrainHooks quiet_hooks() {
   return h;
 }
 
-std::string bytes_of(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string bytes_of(const fs::path& p) { return read_text_file(p); }
 
 // curve.csv without its two wall-clock columns (tokens_per_s, train_seconds), which measure the
 // machine, not the trajectory; everything else (step, epoch, lr, losses, score, accuracy) must match
