@@ -17,5 +17,5 @@ for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus-$t"
   echo "fuzz.sh: $t for $seconds s" >&2
   (cd build-fuzz && "./$t" "corpus-$t" "../fuzz/corpus/${corpus[$t]}" -max_total_time="$seconds" \
-     -max_len=65536 -rss_limit_mb=4096 -timeout=10 -print_final_stats=1)
+     -max_len=16384 -rss_limit_mb=4096 -timeout=30 -print_final_stats=1)
 done

@@ -219,7 +219,9 @@ void check_document_shape(const YAML::Node& node, const std::string& path, const
   ancestors.push_back(node);
   if (node.IsMap()) {
     for (const auto& kv : node) {
-      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      if (!kv.first.IsScalar())
+        throw ExperimentError(at(file, kv.first), where, "a key must be a plain name, not a list, a map or an alias of one");
+      const std::string key = kv.first.Scalar();
       if (key == "<<")
         throw ExperimentError(at(file, kv.first), path.empty() ? key : path + "." + key,
                               "YAML merge keys (<<) are not supported; write the keys out");

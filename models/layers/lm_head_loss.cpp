@@ -1,6 +1,8 @@
 // lm_head_loss.cpp: blocked head + cross-entropy at labelled positions (see lm_head_loss.h).
 #include "models/layers/lm_head_loss.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -28,7 +30,9 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
   has_grad_ = grad_scale != real(0);
   const int64_t blocks = num_blocks(M, kRowBlock);
   const int64_t groups = std::min(blocks, kMaxPartials);
-  if (static_cast<int64_t>(tile_.size()) < groups) tile_.resize(groups);
+  // a tile is scratch that never outlives a block, so one per thread suffices whatever the grouping
+  const int tiles = static_cast<int>(std::min<int64_t>(groups, omp_get_max_threads()));
+  if (static_cast<int>(tile_.size()) < tiles) tile_.resize(tiles);
   if (has_grad_) {
     dhidden_.resize(static_cast<size_t>(M) * D);
     dweight_part_.resize(groups);
@@ -41,8 +45,7 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
   std::vector<double> block_loss(blocks, 0.0);
 
   // group g owns row blocks [g * blocks / groups, (g + 1) * blocks / groups)
-  auto run_group = [&](int64_t g) {
-    auto& tile = tile_[g];
+  auto run_group = [&](int64_t g, RealVector& tile) {
     tile.resize(static_cast<size_t>(kRowBlock) * N);
     for (int64_t blk = g * blocks / groups; blk < (g + 1) * blocks / groups; ++blk) {
       const int64_t r0 = blk * kRowBlock, rows = std::min(kRowBlock, M - r0);
@@ -77,10 +80,10 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
   };
   // small heads (a few labelled rows) stay on the calling thread: forking would cost more than the work
   if (worth_a_parallel_region(groups, M * N * D)) {
-#pragma omp parallel for schedule(static)
-    for (int64_t g = 0; g < groups; ++g) run_group(g);
+#pragma omp parallel for schedule(static) num_threads(tiles)
+    for (int64_t g = 0; g < groups; ++g) run_group(g, tile_[omp_get_thread_num()]);
   } else {
-    for (int64_t g = 0; g < groups; ++g) run_group(g);
+    for (int64_t g = 0; g < groups; ++g) run_group(g, tile_[0]);
   }
   double total = 0.0;
   for (double l : block_loss) total += l;

@@ -39,7 +39,7 @@ class LmHeadLoss {
   RealVector dhidden_;                   // [M, D]
   std::vector<RealVector> dweight_part_;  // per group [N, D]
   std::vector<RealVector> dbias_part_;    // per group [N]
-  std::vector<RealVector> tile_;          // per group [block, N]
+  std::vector<RealVector> tile_;          // per thread [block, N]
 };
 
 }  // namespace db

@@ -174,6 +174,9 @@ TEST(ExperimentValidation, HostileYamlIsRefusedInsteadOfExpanded) {
   // an alias inside the node it names: a cycle, which a walk would follow for ever
   expect_experiment_error([] { parse_experiment("name: selfref\nmodel: &m {d_model: 16, x: *m}\n", "x.yaml"); }, "x.yaml:2",
                           "model.x", "refers to a node that contains it");
+  // found by fuzz/fuzz_experiment.cpp: a map whose key is an alias of the map itself
+  expect_experiment_error([] { parse_experiment("name: selfref\nmodel: &m { *m}\n", "x.yaml"); }, "x.yaml:2", "model",
+                          "a key must be a plain name");
   expect_experiment_error([] { parse_experiment("task: &t {name: recall}\ntrain: {<<: *t, epochs: 1}\n", "x.yaml"); },
                           "x.yaml:2", "train.<<", "merge keys (<<) are not supported");
   // "billion laughs": each level lists the previous one ten times, 10^6 values from 7 short lines
