@@ -81,9 +81,19 @@ MixerSpec resolve_mixer(const ConfigTree& tree, const std::string& prefix, const
   return MixerSpec{name, options.values()};
 }
 
+// whether the tree gives `key` at all, as a value or as a section
+bool gives(const ConfigTree& tree, const std::string& key) { return tree.find(key) || tree.has_below(key); }
+
+// the registered task that task.name names; throws at that line when there is none
+const TaskEntry& task_entry(const ConfigTree& tree, const std::string& name, const ComponentCatalog& catalog) {
+  const TaskEntry* task = catalog.find_task(name);
+  if (!task) throw ExperimentError(tree.origin_of("task.name"), "task.name", did_you_mean(name, catalog.task_names(), "task"));
+  return *task;
+}
+
 std::vector<MixerSpec> resolve_mixers(const ConfigTree& tree, const ComponentCatalog& catalog) {
-  const bool single = tree.find("model.mixer") || tree.has_below("model.mixer");
-  const bool list = tree.find("model.mixers") || tree.has_below("model.mixers");
+  const bool single = gives(tree, "model.mixer");
+  const bool list = gives(tree, "model.mixers");
   if (single && list)
     throw ExperimentError(tree.origin_of("model.mixers"), "model.mixers", "give either model.mixer or model.mixers, not both");
   if (!single && !list)
@@ -132,15 +142,10 @@ void emit_values(std::string& out, const std::map<std::string, OptionValue>& val
 
 void check_values_alone(const ConfigTree& tree, const ComponentCatalog& catalog) {
   const std::string task_name = name_at(tree, "task.name");
-  if (!task_name.empty()) {
-    const TaskEntry* task = catalog.find_task(task_name);
-    if (!task) throw ExperimentError(tree.origin_of("task.name"), "task.name", did_you_mean(task_name, catalog.task_names(), "task"));
-    resolve_section(tree, "task", task->options, {"name"});
-  }
+  if (!task_name.empty()) resolve_section(tree, "task", task_entry(tree, task_name, catalog).options, {"name"});
   const Options model = resolve_section(tree, "model", model_option_specs(), {"mixer", "mixers"});
   run_check(tree, "model", [&] { check_model_values(model); });
-  if (tree.find("model.mixer") || tree.has_below("model.mixer") || tree.find("model.mixers") || tree.has_below("model.mixers"))
-    resolve_mixers(tree, catalog);
+  if (gives(tree, "model.mixer") || gives(tree, "model.mixers")) resolve_mixers(tree, catalog);
   const Options train = resolve_section(tree, "train", train_option_specs(), {});
   run_check(tree, "train", [&] { check_train_values(train); });
 }
@@ -185,8 +190,7 @@ ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::str
   c.task_name = name_at(tree, "task.name");
   if (c.task_name.empty())
     throw ExperimentError(tree.origin_of("task"), "task.name", "missing: say which task, e.g. task: {name: mqar}");
-  const TaskEntry* task = catalog.find_task(c.task_name);
-  if (!task) throw ExperimentError(tree.origin_of("task.name"), "task.name", did_you_mean(c.task_name, catalog.task_names(), "task"));
+  const TaskEntry* task = &task_entry(tree, c.task_name, catalog);
   const Options task_options = resolve_section(tree, "task", task->options, {"name"});
   // constructing the task runs its cross-field checks (e.g. 4 * num_kv_pairs <= seq_len)
   run_check(tree, "task", [&] {
@@ -203,7 +207,7 @@ ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::str
                                       task->required_backbone, task->required_backbone));
   c.mixers = resolve_mixers(tree, catalog);
   // constructing each mixer runs its own checks (d_model divisible by num_heads, a chunk size it has)
-  const bool mixer_list = tree.find("model.mixers") || tree.has_below("model.mixers");
+  const bool mixer_list = gives(tree, "model.mixers");
   for (size_t i = 0; i < c.mixers.size(); ++i) {
     const MixerEntry* entry = catalog.find_mixer(c.mixers[i].name);
     if (!entry->create) continue;

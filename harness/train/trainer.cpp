@@ -156,31 +156,33 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
   double train_seconds = 0.0;
   double loss_window = 0.0;
   int64_t loss_window_steps = 0;
-  if (fs::exists(model_path) && fs::exists(state_path)) try {
-    // the two files are written one after the other; a kill in between leaves them at different
-    // steps, and then the only consistent choice is to start again
-    const int64_t model_step = read_checkpoint_recipe(model_path).step;
-    const TrainingState s = load_training_state(state_path, optimizer);
-    if (model_step == s.step) {
-      load_model_checkpoint(model_path, model);
-      step = s.step, train_seconds = s.train_seconds, tokens_seen = s.tokens_seen;
-      loss_window = s.loss_window, loss_window_steps = s.loss_window_steps;
-      if (!hooks.quiet) fmt::print(stderr, "{}: resuming from step {}\n", hooks.progress_label, step);
-    } else {
+  if (fs::exists(model_path) && fs::exists(state_path)) {
+    try {
+      // the two files are written one after the other; a kill in between leaves them at different
+      // steps, and then the only consistent choice is to start again
+      const int64_t model_step = read_checkpoint_recipe(model_path).step;
+      const TrainingState s = load_training_state(state_path, optimizer);
+      if (model_step == s.step) {
+        load_model_checkpoint(model_path, model);
+        step = s.step, train_seconds = s.train_seconds, tokens_seen = s.tokens_seen;
+        loss_window = s.loss_window, loss_window_steps = s.loss_window_steps;
+        if (!hooks.quiet) fmt::print(stderr, "{}: resuming from step {}\n", hooks.progress_label, step);
+      } else {
+        optimizer.reset();
+        if (!hooks.quiet)
+          fmt::print(stderr, "{}: checkpoint files disagree (model step {}, state step {}); starting again\n",
+                     hooks.progress_label, model_step, s.step);
+      }
+    } catch (const std::exception& e) {
+      if (!hooks.restart_damaged)
+        throw std::runtime_error(fmt::format("{}; the run cannot resume from its checkpoint: rerun with --restart-damaged to "
+                                             "train it from scratch (the damaged files are kept aside)", e.what()));
+      const fs::path aside = set_aside_damaged_checkpoint(run_dir, {model_path, state_path});
+      model.initialize(derive_seed(cfg.seed, "init"));
       optimizer.reset();
-      if (!hooks.quiet)
-        fmt::print(stderr, "{}: checkpoint files disagree (model step {}, state step {}); starting again\n",
-                   hooks.progress_label, model_step, s.step);
+      step = 0, train_seconds = 0.0, tokens_seen = 0, loss_window = 0.0, loss_window_steps = 0;
+      if (!hooks.quiet) fmt::print(stderr, "{}: {}; moved to {}, starting again\n", hooks.progress_label, e.what(), aside.string());
     }
-  } catch (const std::exception& e) {
-    if (!hooks.restart_damaged)
-      throw std::runtime_error(fmt::format("{}; the run cannot resume from its checkpoint: rerun with --restart-damaged to "
-                                           "train it from scratch (the damaged files are kept aside)", e.what()));
-    const fs::path aside = set_aside_damaged_checkpoint(run_dir, {model_path, state_path});
-    model.initialize(derive_seed(cfg.seed, "init"));
-    optimizer.reset();
-    step = 0, train_seconds = 0.0, tokens_seen = 0, loss_window = 0.0, loss_window_steps = 0;
-    if (!hooks.quiet) fmt::print(stderr, "{}: {}; moved to {}, starting again\n", hooks.progress_label, e.what(), aside.string());
   }
   auto write_checkpoint = [&](int64_t at_step) {
     recipe.step = at_step;

@@ -43,8 +43,6 @@ TrainHooks quiet_hooks() {
   return h;
 }
 
-std::string bytes_of(const fs::path& p) { return read_text_file(p); }
-
 // curve.csv without its two wall-clock columns (tokens_per_s, train_seconds), which measure the
 // machine, not the trajectory; everything else (step, epoch, lr, losses, score, accuracy) must match
 std::vector<std::string> curve_without_timing(const fs::path& p) {
@@ -82,9 +80,9 @@ TEST(Trainer, TrainingIsDeterministic) {
   const auto curve_a = curve_without_timing(tmp.path / "a" / "curve.csv");
   EXPECT_EQ(curve_a.size(), 3u);  // header + one evaluation per epoch
   EXPECT_EQ(curve_a, curve_without_timing(tmp.path / "b" / "curve.csv"));
-  const std::string model_a = bytes_of(tmp.path / "a" / "model.safetensors");
+  const std::string model_a = read_text_file(tmp.path / "a" / "model.safetensors");
   EXPECT_FALSE(model_a.empty());
-  EXPECT_TRUE(model_a == bytes_of(tmp.path / "b" / "model.safetensors")) << "model.safetensors differs";
+  EXPECT_TRUE(model_a == read_text_file(tmp.path / "b" / "model.safetensors")) << "model.safetensors differs";
   // training moved the parameters away from their initialisation
   EXPECT_NE(read_checkpoint_recipe(tmp.path / "a" / "model.safetensors").step, 0);
 }
@@ -101,7 +99,7 @@ void resume_and_expect_the_uninterrupted_run(const ResolvedConfig& full, const f
   EXPECT_NE(log.find("b: resuming from step 3"), std::string::npos) << log;
 
   expect_same_metrics(a, b);
-  EXPECT_TRUE(bytes_of(root / "a" / "model.safetensors") == bytes_of(root / "b" / "model.safetensors"))
+  EXPECT_TRUE(read_text_file(root / "a" / "model.safetensors") == read_text_file(root / "b" / "model.safetensors"))
       << "the resumed run's model.safetensors differs from the uninterrupted run's";
 }
 
@@ -127,7 +125,7 @@ TEST(Trainer, BitsDoNotDependOnTheThreadCount) {
       hooks.threads = threads;
       const fs::path dir = tmp.path / std::to_string(threads);
       EXPECT_EQ(train_run(cfg, dir, hooks).status, "done");
-      weights.push_back(bytes_of(dir / "model.safetensors"));
+      weights.push_back(read_text_file(dir / "model.safetensors"));
       EXPECT_EQ(curve_without_timing(dir / "curve.csv"), curve_without_timing(tmp.path / "1" / "curve.csv")) << mixer;
     }
     EXPECT_GT(weights[0].size(), 100000u);
@@ -139,7 +137,7 @@ TEST(Trainer, BitsDoNotDependOnTheThreadCount) {
 TEST(Trainer, WritesAnFlaConfigWhereFlaHasTheModel) {
   TempDir tmp;
   ASSERT_EQ(train_run(tiny_config({"model.mlp=swiglu"}), tmp.path / "fla", quiet_hooks()).status, "done");
-  const auto config = nlohmann::json::parse(bytes_of(tmp.path / "fla" / "config.json"));
+  const auto config = nlohmann::json::parse(read_text_file(tmp.path / "fla" / "config.json"));
   EXPECT_EQ(config.at("model_type"), "delta_net");
   EXPECT_EQ(config.at("hidden_size"), 16);
   EXPECT_EQ(config.at("num_heads"), 2);
@@ -150,7 +148,7 @@ TEST(Trainer, WritesAnFlaConfigWhereFlaHasTheModel) {
 
   const ResolvedConfig product = tiny_config({"model.mlp=swiglu", "model.mixer={name: deltaproduct, num_heads: 2, householder: 3, use_forget_gate: true}"});
   ASSERT_EQ(train_run(product, tmp.path / "product", quiet_hooks()).status, "done");
-  const auto p = nlohmann::json::parse(bytes_of(tmp.path / "product" / "config.json"));
+  const auto p = nlohmann::json::parse(read_text_file(tmp.path / "product" / "config.json"));
   EXPECT_EQ(p.at("model_type"), "gated_deltaproduct");
   EXPECT_EQ(p.at("num_householder"), 3);
   EXPECT_EQ(p.at("use_forget_gate"), true);
@@ -179,7 +177,7 @@ TEST(Trainer, ResumeFromMidRunCheckpointEqualsUninterruptedRun) {
   ASSERT_EQ(first.steps, 3) << "the early stop did not trigger at the first evaluation; pick another k";
   ASSERT_EQ(read_checkpoint_recipe(tmp.path / "b" / "model.safetensors").step, 3);
   ASSERT_TRUE(fs::exists(tmp.path / "b" / "state.safetensors"));
-  EXPECT_TRUE(bytes_of(tmp.path / "a" / "model.safetensors") != bytes_of(tmp.path / "b" / "model.safetensors"));
+  EXPECT_TRUE(read_text_file(tmp.path / "a" / "model.safetensors") != read_text_file(tmp.path / "b" / "model.safetensors"));
 
   resume_and_expect_the_uninterrupted_run(full, tmp.path, a);
   EXPECT_EQ(curve_without_timing(tmp.path / "a" / "curve.csv"), curve_without_timing(tmp.path / "b" / "curve.csv"));
@@ -244,8 +242,8 @@ TEST(Trainer, ADamagedCheckpointNamesTheRemedyWhichRestartsTheRunKeepingTheFiles
   restart.restart_damaged = true;
   const RunOutcome again = train_run(cfg, tmp.path / "b", restart);
   expect_same_metrics(fresh, again);
-  EXPECT_TRUE(bytes_of(tmp.path / "fresh" / "model.safetensors") == bytes_of(tmp.path / "b" / "model.safetensors"));
-  EXPECT_EQ(bytes_of(tmp.path / "b" / "damaged-1" / "state.safetensors"), "not a safetensors file");
+  EXPECT_TRUE(read_text_file(tmp.path / "fresh" / "model.safetensors") == read_text_file(tmp.path / "b" / "model.safetensors"));
+  EXPECT_EQ(read_text_file(tmp.path / "b" / "damaged-1" / "state.safetensors"), "not a safetensors file");
 }
 
 // a model with every parameter set, plus its recipe
@@ -338,7 +336,7 @@ TEST(Checkpoint, DamagedOrMismatchedCheckpointIsRefusedNamingFileAndTensor) {
 
   // truncated: the file is cut in the middle of its data
   const fs::path cut = tmp.path / "truncated.safetensors";
-  const std::string bytes = bytes_of(good);
+  const std::string bytes = read_text_file(good);
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   expect_error([&] { load_model_checkpoint(cut, *t.fresh(3)); }, {cut.string()});
   expect_error([&] { read_checkpoint_recipe(cut); }, {cut.string()});
