@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--out", run.out, "results folder (default results/<name>)");
   run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::Range(1, std::numeric_limits<int>::max()));
   run_cmd->add_option("--shard", run.shard, "run only slice i of n (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT");
+  std::string run_device;
+  run_cmd->add_option("--device", run_device, "train on cpu or cuda (the same as --set train.device=...)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   run_cmd->add_flag("--dry-run", run.dry_run, "print the expanded runs and their count, train nothing");
   run_cmd->add_flag("--quiet", run.quiet, "no progress output");
   run_cmd->add_flag("--restart-damaged", run.restart_damaged,
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*run_cmd) {
+      if (!run_device.empty()) run.sets.push_back("train.device=" + run_device);
       run.env = db::slurm_environment();
       db::install_stop_handlers();
       return db::run_command(run, db::train_run, db::registry_catalog(), std::cout, std::cerr);

@@ -6,15 +6,14 @@
 // loss at EVERY position (the worst case for the head), forward + backward + AdamW.
 // Reported: tokens/s, GFLOP/s of model FLOPs, and that as a fraction of this machine's GEMM peak,
 // measured at start-up on the head's own shape ([2048 x 128] x [128 x 8192], float, all threads).
-// Model FLOPs per token = 6 x (weights used in matmuls) + the mixer kernel's FLOPs (forward 1x,
-// backward 2x of the kernel count in models/kernels), attention 12 T D per token.
+// Model FLOPs per token: bench/model_flops.h.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <chrono>
 
 #include "common/rng.h"
-#include "models/kernels/gated_delta_rule.h"
+#include "bench/model_flops.h"
 #include "models/backbones/model.h"
 #include "models/optim/adamw.h"
 
@@ -49,33 +48,9 @@ void BM_GemmHeadShape(benchmark::State& state) {
 }
 BENCHMARK(BM_GemmHeadShape)->Iterations(1);
 
-// matmul weights touched per token (each used in forward, and twice in backward: 6 FLOPs per weight)
-double matmul_weights(const Model& m) {
-  double n = 0;
-  for (const auto& p : m.params().params())
-    if (p.shape.size() == 2 && p.name.find("embeddings") == std::string::npos) n += double(p.size);
-  return n;
-}
-
-double kernel_flops_per_token(const std::string& mixer, int T, int H, int K, int n_h) {
-  if (mixer == "softmax_attention") return 3.0 * 4.0 * T * H * K / 2.0;  // causal QK^T and PV, fwd + 2x bwd
-  // delta family: the chunk kernel count (linear attention is cheaper; this is an upper bound)
-  return 3.0 * gated_delta_rule_chunk_flops(T, K, K, n_h, 64, false) * H / T;
-}
-
-ModelConfig reference_config(const std::string& mixer, int d_model) {
-  ModelConfig c;
-  c.vocab_size = 8192;
-  c.max_seq_len = 2048;
-  c.d_model = d_model;
-  c.n_layers = 2;
-  c.mixers = {{mixer, {{"num_heads", int64_t{2}}}}};
-  return c;
-}
-
 void BM_TrainStep(benchmark::State& state, std::string mixer) {
   constexpr int B = 64, T = 256;
-  Model model(reference_config(mixer, 128));
+  Model model(bench::reference_config(mixer, 128));
   model.initialize(1);
   AdamW opt(model.params(), {0.9, 0.999, 1e-8, 0.1});
   Rng rng(3);
@@ -89,8 +64,7 @@ void BM_TrainStep(benchmark::State& state, std::string mixer) {
     opt.step(1e-3);
     benchmark::DoNotOptimize(r.loss_sum);
   }
-  const int n_h = mixer == "deltaproduct" ? 2 : 1;
-  const double flops_per_token = 6.0 * matmul_weights(model) + 2 * kernel_flops_per_token(mixer, T, 2, 64, n_h);
+  const double flops_per_token = bench::step_flops_per_token(model, mixer, T);
   const double tokens_per_step = double(B) * T;
   state.counters["tokens/s"] = benchmark::Counter(tokens_per_step, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] = benchmark::Counter(tokens_per_step * flops_per_token * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

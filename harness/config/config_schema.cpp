@@ -54,6 +54,9 @@ const OptionSpecs& train_option_specs() {
       {"eval_examples", int64_t{0}, "cap on test examples used at intermediate evals; 0 = all"},
       {"checkpoint_interval", int64_t{0}, "write a resumable checkpoint every this many steps; 0 = at the end only"},
       {"threads", int64_t{0}, "OpenMP threads for this run; 0 = all cores"},
+      {"device", std::string("cpu"),
+       "where the run trains: cpu (the reference) or cuda (the GPU backend, in builds made where nvcc was found)",
+       {"cpu", "cuda"}},
   };
   return specs;
 }

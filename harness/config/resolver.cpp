@@ -9,6 +9,7 @@
 #include "harness/config/config_checks.h"
 #include "harness/config/config_schema.h"
 #include "harness/config/yaml_values.h"
+#include "harness/train/device_support.h"
 #include "models/core/params.h"
 
 namespace db {
@@ -172,6 +173,9 @@ std::string canonical_yaml(const ResolvedConfig& c) {
   // no part of a run's identity: the same run on a laptop and on a 64-core node has one folder
   auto train = c.train.values();
   train.erase("threads");
+  // the default device is left out so that adding the key kept every earlier run's identity; a GPU
+  // run computes in another order than the CPU, so it is a run of its own
+  if (c.train.get_string("device") == "cpu") train.erase("device");
   emit_values(out, train, "  ");
   out += fmt::format("seed: {}\n", c.seed);
   return out;
@@ -218,6 +222,13 @@ ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::str
   }
   c.train = resolve_section(tree, "train", train_option_specs(), {});
   run_check(tree, "train", [&] { check_train_values(c.train); });
+  if (c.train.get_string("device") == "cuda") {
+    run_check(tree, "train", [] { require_cuda_build(); });
+    run_check(tree, "model", [&] { require_gpu_model(c.model); });
+    for (size_t i = 0; i < c.mixers.size(); ++i)
+      run_check(tree, mixer_list ? fmt::format("model.mixers.{}", i) : "model.mixer",
+                [&] { require_gpu_mixer(c.mixers[i].name); });
+  }
 
   std::map<std::string, std::string> flat;
   flat["task.name"] = c.task_name;

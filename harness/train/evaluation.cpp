@@ -9,6 +9,14 @@
 namespace db {
 
 Evaluation evaluate_model(Model& model, const Task& task, const std::vector<Example>& examples, int batch_size) {
+  const EvalForward forward = [&](const Batch& batch, int32_t* predictions) {
+    return model.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, false, predictions);
+  };
+  return evaluate_model(forward, task, examples, batch_size);
+}
+
+Evaluation evaluate_model(const EvalForward& forward, const Task& task, const std::vector<Example>& examples,
+                          int batch_size) {
   const int64_t n = static_cast<int64_t>(examples.size());
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -24,8 +32,7 @@ Evaluation evaluate_model(Model& model, const Task& task, const std::vector<Exam
     std::span<const int64_t> idx(order.data() + start, size);
     make_batch(examples, idx, task.pad_token(), batch);
     pred.resize(batch.tokens.size());
-    const LossResult r = model.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, false,
-                                            pred.data());
+    const LossResult r = forward(batch, pred.data());
     loss_sum += r.loss_sum;
     count += r.count;
     for (int b = 0; b < batch.B; ++b) {

@@ -22,6 +22,7 @@
 #include "harness/train/batching.h"
 #include "harness/train/checkpoint.h"
 #include "harness/train/evaluation.h"
+#include "harness/train/training_backend.h"
 #include "harness/train/fla_config.h"
 #include "models/backbones/model.h"
 #include "models/optim/adamw.h"
@@ -184,7 +185,10 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
       if (!hooks.quiet) fmt::print(stderr, "{}: {}; moved to {}, starting again\n", hooks.progress_label, e.what(), aside.string());
     }
   }
+  // built after the resume so that a GPU backend uploads the resumed weights and moments
+  const std::unique_ptr<TrainingBackend> backend = make_training_backend(tr.get_string("device"), model, optimizer, grad_clip);
   auto write_checkpoint = [&](int64_t at_step) {
+    backend->to_host();
     recipe.step = at_step;
     save_model_checkpoint(model_path, model, recipe, {{"experiment", cfg.experiment}, {"config_hash", cfg.hash}});
     save_training_state(state_path, optimizer, {at_step, train_seconds, tokens_seen, loss_window, loss_window_steps});
@@ -207,7 +211,8 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
   auto last_print = Clock::now();
 
   auto evaluate = [&](bool full) {
-    last_eval = evaluate_model(model, *task, full ? test : test_head, static_cast<int>(eval_batch));
+    const EvalForward forward = [&](const Batch& b, int32_t* predictions) { return backend->evaluate_batch(b, predictions); };
+    last_eval = evaluate_model(forward, *task, full ? test : test_head, static_cast<int>(eval_batch));
     last_eval_is_full = full || test_head.size() == test.size();
     last_score = metric_or_nan(last_eval.metrics, "score");
     return last_eval;
@@ -238,17 +243,12 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
     make_batch(epoch_data, std::span<const int64_t>(order.data() + first, count), task->pad_token(), batch);
 
     const auto t0 = Clock::now();
-    model.params().zero_grad();
-    const LossResult r = model.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, true, nullptr);
-    const double loss = r.count ? r.loss_sum / r.count : 0.0;
+    const double lr = schedule.at(step);
+    const double loss = backend->train_step(batch, lr);
     if (!std::isfinite(loss)) {
       outcome.status = "diverged";
       break;
     }
-    model.backward();
-    if (grad_clip > 0) clip_gradient_norm(model.params(), grad_clip);
-    const double lr = schedule.at(step);
-    optimizer.step(lr);
     train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     tokens_seen += int64_t(batch.B) * batch.T;
     ++step;

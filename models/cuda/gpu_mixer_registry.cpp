@@ -1,7 +1,5 @@
 // gpu_mixer_registry.cpp: the mixers that have a CUDA half. Adding one = one line here (see
 // docs/adding-a-mixer.md); a mixer missing from this table is refused on train.device: cuda.
-#include <fmt/format.h>
-
 #include "common/registry_entry.h"
 #include "models/cuda/gpu_module.h"
 
@@ -12,6 +10,12 @@ namespace db::cuda {
 
 const std::vector<const GpuMixerEntry*>& gpu_mixer_registry() {
   static const std::vector<const GpuMixerEntry*> table = {
+      DELTABENCH_GPU_MIXER(softmax_attention),
+      DELTABENCH_GPU_MIXER(linear_attention),
+      DELTABENCH_GPU_MIXER(deltanet),
+      DELTABENCH_GPU_MIXER(gated_deltanet),
+      DELTABENCH_GPU_MIXER(deltaproduct),
+      DELTABENCH_GPU_MIXER(gated_linear_attention),
   };
   return table;
 }

@@ -78,6 +78,35 @@ class DeviceBuffer {
   size_t size_ = 0, capacity_ = 0;
 };
 
+// Page-locked host memory, the staging area of asynchronous copies (a batch going up, a loss
+// coming down); grows like DeviceBuffer.
+template <class T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() {
+    if (data_) cudaFreeHost(data_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  T* resize(size_t n) {
+    if (n > capacity_) {
+      if (data_) cudaFreeHost(data_);
+      data_ = nullptr;
+      DB_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+      capacity_ = n;
+    }
+    size_ = n;
+    return data_;
+  }
+  T* data() { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0, capacity_ = 0;
+};
+
 // copies on the context's stream (host memory should be pinned for them to be asynchronous)
 template <class T>
 void upload(const T* host, T* device, size_t n, cudaStream_t stream) {

@@ -104,13 +104,19 @@ ProjectedRecurrenceLayer::Settings ProjectedRecurrenceLayer::settings_from(const
   return s;
 }
 
-ProjectedRecurrenceLayer::ProjectedRecurrenceLayer(int d_model, const Settings& s, ParamArena& arena)
-    : cfg_(s), D_(d_model), H_(s.num_heads), nh_(s.householder) {
+std::array<int, 2> ProjectedRecurrenceLayer::head_dims(int d_model, const Settings& s) {
   if (s.head_dim == 0 && d_model % s.num_heads != 0)
     throw ConfigError("num_heads", fmt::format("d_model {} is not divisible by num_heads {}", d_model, s.num_heads));
-  K_ = s.head_dim > 0 ? s.head_dim : d_model / H_;
-  V_ = static_cast<int>(std::lround(K_ * s.expand_v));
-  if (V_ < 1) throw ConfigError("expand_v", "value dim per head would be 0");
+  const int K = s.head_dim > 0 ? s.head_dim : d_model / s.num_heads;
+  const int V = static_cast<int>(std::lround(K * s.expand_v));
+  if (V < 1) throw ConfigError("expand_v", "value dim per head would be 0");
+  return {K, V};
+}
+
+ProjectedRecurrenceLayer::ProjectedRecurrenceLayer(int d_model, const Settings& s, ParamArena& arena)
+    : cfg_(s), D_(d_model), H_(s.num_heads), nh_(s.householder) {
+  const auto [K, V] = head_dims(d_model, s);
+  K_ = K, V_ = V;
   const double std = s.init_std;
   q_proj_ = std::make_unique<Linear>(arena, "q_proj", D_, H_ * K_, false, std);
   k_proj_ = std::make_unique<Linear>(arena, "k_proj", D_, nh_ * H_ * K_, false, std);

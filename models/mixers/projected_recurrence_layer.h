@@ -95,6 +95,9 @@ class ProjectedRecurrenceLayer : public Mixer {
   // settings from resolved options: the declaration's settings with the declared keys read on top
   // (other keys in `options`, e.g. a subclass's own, are left alone); throws ConfigError for bad values
   static Settings settings_from(const Options& options, const Declaration& declaration);
+  // the key and value dims per head (K, V) a layer of this width and these settings has; throws
+  // ConfigError when d_model does not split into the heads
+  static std::array<int, 2> head_dims(int d_model, const Settings& settings);
 
  protected:
   // one (batch, head) sequence in kernel layout; pointers into the mixer's buffers

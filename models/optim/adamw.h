@@ -27,6 +27,7 @@ class AdamW {
   // one update with learning rate lr from the gradients in the arena
   void step(double lr);
   int64_t steps_taken() const { return step_; }
+  const AdamWConfig& config() const { return config_; }
 
   // state for checkpoints: step count and both moment buffers (each arena.size() long)
   RealVector& first_moment() { return m_; }

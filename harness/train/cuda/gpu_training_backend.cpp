@@ -1,0 +1,133 @@
+// gpu_training_backend.cpp: train.device: cuda, a run's steps on one GPU (see training_backend.h).
+//
+// The host builds each batch (tokens, and the flat positions that carry a target with those
+// targets), checks the ids as the CPU model would, stages them in pinned memory and copies them up
+// asynchronously; the step (forward, backward, clipping, AdamW) is queued behind the copies, and
+// the host waits only for the loss at the end of the step.
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "common/ignore_index.h"
+#include "harness/train/training_backend.h"
+#include "models/cuda/device_params.h"
+#include "models/cuda/gpu_model.h"
+#include "models/cuda/runtime.h"
+#include "models/optim/cuda/gpu_adamw.h"
+
+namespace db {
+
+namespace {
+
+using cuda::DeviceBuffer;
+using cuda::PinnedBuffer;
+
+class GpuTrainingBackend : public TrainingBackend {
+ public:
+  GpuTrainingBackend(Model& model, AdamW& optimizer, double grad_clip, AdamWConfig config)
+      : model_(model),
+        host_optimizer_(optimizer),
+        grad_clip_(grad_clip),
+        ctx_(0),
+        params_(model.params(), ctx_),
+        gpu_(ctx_, model, params_),
+        optimizer_(params_, ctx_, config),
+        clipper_(ctx_) {
+    optimizer_.upload_state(host_optimizer_);
+  }
+
+  double train_step(const Batch& batch, double lr) override {
+    const int M = stage(batch);
+    params_.zero_grad();
+    gpu_.forward_loss(tokens_.data(), batch.B, batch.T, labelled_.data(), targets_.data(), M, true);
+    gpu_.backward();
+    if (grad_clip_ > 0) clipper_.clip(params_.grads(), params_.size(), grad_clip_);
+    optimizer_.step(lr);
+    const double loss_sum = read_loss();
+    return M ? loss_sum / M : 0.0;
+  }
+
+  LossResult evaluate_batch(const Batch& batch, int32_t* predictions) override {
+    const int M = stage(batch);
+    gpu_.forward_loss(tokens_.data(), batch.B, batch.T, labelled_.data(), targets_.data(), M, false);
+    int32_t* argmax = host_argmax_.resize(M);
+    cuda::download(gpu_.argmax(), argmax, M, ctx_.stream());
+    LossResult r;
+    r.loss_sum = read_loss();  // synchronises, so argmax has arrived too
+    r.count = M;
+    if (predictions) {
+      std::fill(predictions, predictions + size_t(batch.B) * batch.T, -1);
+      const int32_t* labelled = host_labelled_.data();
+      for (int m = 0; m < M; ++m) predictions[labelled[m]] = argmax[m];
+    }
+    return r;
+  }
+
+  void to_host() override {
+    params_.download_values(model_.params());
+    optimizer_.download_state(host_optimizer_);
+  }
+
+  void from_host() override {
+    params_.upload_values(model_.params());
+    optimizer_.upload_state(host_optimizer_);
+  }
+
+  std::string description() const override { return cuda::device_description(); }
+
+ private:
+  // checks and uploads the batch; returns M, the number of labelled positions
+  int stage(const Batch& batch) {
+    const int N = model_.config().vocab_size;
+    const size_t n = size_t(batch.B) * batch.T;
+    // the previous step's copies must be done before the staging buffers are rewritten
+    ctx_.synchronize();
+    int32_t* tokens = host_tokens_.resize(n);
+    int32_t* labelled = host_labelled_.resize(n);
+    int32_t* targets = host_targets_.resize(n);
+    int M = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t id = batch.tokens[i], target = batch.targets[i];
+      if (id < 0 || id >= N) throw std::out_of_range(fmt::format("token id {} outside the vocabulary [0, {})", id, N));
+      tokens[i] = id;
+      if (target == IGNORE) continue;
+      if (target < 0 || target >= N)
+        throw std::out_of_range(fmt::format("target id {} outside the vocabulary [0, {})", target, N));
+      labelled[M] = static_cast<int32_t>(i), targets[M] = target, ++M;
+    }
+    if (batch.T > model_.config().max_seq_len && model_.config().position == "learned")
+      throw std::out_of_range(fmt::format("sequence length {} beyond the position table ({})", batch.T,
+                                          model_.config().max_seq_len));
+    cuda::upload(tokens, tokens_.resize(n), n, ctx_.stream());
+    cuda::upload(labelled, labelled_.resize(M), M, ctx_.stream());
+    cuda::upload(targets, targets_.resize(M), M, ctx_.stream());
+    return M;
+  }
+
+  double read_loss() {
+    double* loss = host_loss_.resize(1);
+    cuda::download(gpu_.loss_sum(), loss, 1, ctx_.stream());
+    ctx_.synchronize();
+    return *loss;
+  }
+
+  Model& model_;
+  AdamW& host_optimizer_;
+  double grad_clip_;
+  cuda::Context ctx_;
+  cuda::DeviceParams params_;
+  cuda::GpuModel gpu_;
+  cuda::GpuAdamW optimizer_;
+  cuda::GpuGradientClipper clipper_;
+  PinnedBuffer<int32_t> host_tokens_, host_labelled_, host_targets_, host_argmax_;  // [B*T], [M], [M], [M]
+  PinnedBuffer<double> host_loss_;                                                  // [1]
+  DeviceBuffer<int32_t> tokens_, labelled_, targets_;                               // [B*T], [M], [M]
+};
+
+}  // namespace
+
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(Model& model, AdamW& optimizer, double grad_clip) {
+  return std::make_unique<GpuTrainingBackend>(model, optimizer, grad_clip, optimizer.config());
+}
+
+}  // namespace db

@@ -1,0 +1,56 @@
+// device_support.cpp: the GPU backend's capabilities (see device_support.h).
+#include "harness/train/device_support.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#ifdef DELTABENCH_HAVE_CUDA
+#include "models/cuda/gpu_module.h"
+#include "models/cuda/runtime.h"
+#endif
+
+namespace db {
+
+bool cuda_backend_built() {
+#ifdef DELTABENCH_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+void require_cuda_build() {
+  if (!cuda_backend_built())
+    throw ConfigError("device", "'device: cuda' needs a build with the CUDA backend; this one was configured where "
+                                "no nvcc >= 12 was found (install the CUDA toolkit and rebuild)");
+}
+
+void require_gpu_mixer(const std::string& mixer) {
+#ifdef DELTABENCH_HAVE_CUDA
+  if (cuda::find_gpu_mixer(mixer)) return;
+  std::string names;
+  for (const auto* e : cuda::gpu_mixer_registry()) names += (names.empty() ? "" : ", ") + e->name;
+  throw ConfigError("name", fmt::format("mixer '{}' has no CUDA implementation yet (on the GPU: {}); train it with "
+                                        "device: cpu",
+                                        mixer, names));
+#else
+  require_cuda_build();
+#endif
+}
+
+void require_gpu_model(const Options& model) {
+  if (model.get_string("backbone") != "lm")
+    throw ConfigError("backbone", fmt::format("backbone '{}' has no CUDA implementation yet; train it with device: cpu",
+                                              model.get_string("backbone")));
+}
+
+void require_visible_gpu() {
+#ifdef DELTABENCH_HAVE_CUDA
+  if (cuda::device_count() > 0) return;
+#endif
+  throw std::runtime_error(cuda_backend_built() ? "train.device is cuda but no GPU is visible to this process"
+                                                : "train.device is cuda but this build has no CUDA backend");
+}
+
+}  // namespace db

@@ -1,0 +1,26 @@
+// device_support.h: what the GPU backend can train, asked when a config is read.
+//
+// train.device: cuda needs a build made where nvcc was found and a CUDA half for every part of the
+// model. These checks run when an experiment is resolved, so a sweep with an unsupported run is
+// refused before any run starts, with the file, line and key of the culprit; whether a GPU is
+// actually visible is asked when the sweep starts (a config can be checked on a machine without one).
+#pragma once
+
+#include <string>
+
+#include "common/options.h"
+
+namespace db {
+
+// true when this binary carries the CUDA backend
+bool cuda_backend_built();
+// throws ConfigError("device", ...) when train.device is cuda and the build has no CUDA backend
+void require_cuda_build();
+// throws ConfigError("name", ...) naming a mixer that has no CUDA half
+void require_gpu_mixer(const std::string& mixer);
+// throws ConfigError naming a model.* setting that the GPU backend does not implement
+void require_gpu_model(const Options& model);
+// throws std::runtime_error when no GPU is visible (the sweep's pre-flight for device cuda)
+void require_visible_gpu();
+
+}  // namespace db

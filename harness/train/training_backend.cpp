@@ -1,0 +1,55 @@
+// training_backend.cpp: the CPU backend and the choice of device (see training_backend.h).
+#include "harness/train/training_backend.h"
+
+#include <cmath>
+
+#include "harness/train/device_support.h"
+
+namespace db {
+
+namespace {
+
+class CpuTrainingBackend : public TrainingBackend {
+ public:
+  CpuTrainingBackend(Model& model, AdamW& optimizer, double grad_clip)
+      : model_(model), optimizer_(optimizer), grad_clip_(grad_clip) {}
+
+  double train_step(const Batch& batch, double lr) override {
+    model_.params().zero_grad();
+    const LossResult r = model_.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, true, nullptr);
+    const double loss = r.count ? r.loss_sum / r.count : 0.0;
+    if (!std::isfinite(loss)) return loss;
+    model_.backward();
+    if (grad_clip_ > 0) clip_gradient_norm(model_.params(), grad_clip_);
+    optimizer_.step(lr);
+    return loss;
+  }
+
+  LossResult evaluate_batch(const Batch& batch, int32_t* predictions) override {
+    return model_.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, false, predictions);
+  }
+
+  void to_host() override {}
+  void from_host() override {}
+  std::string description() const override { return "cpu"; }
+
+ private:
+  Model& model_;
+  AdamW& optimizer_;
+  double grad_clip_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, Model& model, AdamW& optimizer,
+                                                       double grad_clip) {
+  if (device == "cpu") return std::make_unique<CpuTrainingBackend>(model, optimizer, grad_clip);
+  require_visible_gpu();
+#ifdef DELTABENCH_HAVE_CUDA
+  return make_gpu_training_backend(model, optimizer, grad_clip);
+#else
+  return nullptr;  // unreachable: require_visible_gpu throws in a build without CUDA
+#endif
+}
+
+}  // namespace db

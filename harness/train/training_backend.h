@@ -1,0 +1,46 @@
+// training_backend.h: the device a run trains on, behind the one interface the trainer drives.
+//
+// The host Model and AdamW are always built: they own the parameter names, the initialisation and
+// the checkpoint format. The CPU backend trains them directly (the reference). The GPU backend
+// mirrors them on the device, trains there, and copies back to them only when asked (to_host,
+// before a checkpoint is written) or from them (from_host, after one is loaded), so a checkpoint
+// written by either device resumes on the other.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "harness/train/batching.h"
+#include "models/backbones/model.h"
+#include "models/optim/adamw.h"
+
+namespace db {
+
+class TrainingBackend {
+ public:
+  virtual ~TrainingBackend() = default;
+  // zero the gradients, forward and backward on the batch, clip the gradient norm to grad_clip
+  // (0: no clipping), one AdamW step at lr. Returns the batch's mean loss over labelled positions.
+  // When that loss is not finite the run is over; the CPU then leaves the weights unchanged.
+  virtual double train_step(const Batch& batch, double lr) = 0;
+  // forward only; predictions [B*T] gets the argmax at labelled positions and -1 elsewhere
+  virtual LossResult evaluate_batch(const Batch& batch, int32_t* predictions) = 0;
+  // parameters and optimizer moments to the host Model and AdamW (before a checkpoint is written)
+  virtual void to_host() = 0;
+  // and back (after a checkpoint was loaded or the model re-initialised)
+  virtual void from_host() = 0;
+  // "cpu" or the GPU's name, for progress lines
+  virtual std::string description() const = 0;
+};
+
+// device "cpu" or "cuda" (train.device); throws std::runtime_error when cuda cannot be used here
+std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, Model& model, AdamW& optimizer,
+                                                       double grad_clip);
+
+#ifdef DELTABENCH_HAVE_CUDA
+// harness/train/cuda/gpu_training_backend.cpp
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(Model& model, AdamW& optimizer, double grad_clip);
+#endif
+
+}  // namespace db

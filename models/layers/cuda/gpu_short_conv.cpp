@@ -1,0 +1,35 @@
+// gpu_short_conv.cpp: GpuShortConv (see gpu_short_conv.h).
+//
+// The forward copies x into its own buffer: the weight gradient reads it, and the caller may
+// rewrite its x before the backward (the GpuModule contract).
+#include "models/layers/cuda/gpu_short_conv.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "models/layers/cuda/short_conv.h"
+
+namespace db::cuda {
+
+GpuShortConv::GpuShortConv(const Context& ctx, const ParamScope& scope, int channels, int kernel_size, bool silu)
+    : ctx_(ctx), weight_(scope("weight")), C_(channels), W_(kernel_size), silu_(silu) {
+  if (channels <= 0 || kernel_size <= 0 || weight_.size != static_cast<size_t>(channels) * kernel_size)
+    throw std::invalid_argument("GpuShortConv: the weight has " + std::to_string(weight_.size) + " numbers, expected " +
+                                std::to_string(channels) + " x " + std::to_string(kernel_size));
+}
+
+void GpuShortConv::forward(const float* x, float* y, int B, int T) {
+  B_ = B;
+  T_ = T;
+  const size_t n = static_cast<size_t>(B) * T * C_;
+  x_.resize(n);
+  if (n) DB_CUDA_CHECK(cudaMemcpyAsync(x_.data(), x, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_.stream()));
+  short_conv_forward(ctx_, x_.data(), weight_.value, y, silu_ ? z_.resize(n) : nullptr, B, T, C_, W_, silu_);
+}
+
+void GpuShortConv::backward(const float* dy, float* dx) {
+  short_conv_backward(ctx_, x_.data(), weight_.value, silu_ ? z_.data() : nullptr, dy, dx, weight_.grad, B_, T_, C_, W_,
+                      silu_, dz_, partials_);
+}
+
+}  // namespace db::cuda

@@ -1,0 +1,20 @@
+// l2norm.h: row-wise L2 normalisation on the GPU, y = x / sqrt(sum x^2 + eps), eps inside the sqrt.
+//
+// Device half of models/layers/l2norm.h: the DeltaNet-family mixers normalise q and k per head,
+// the [rows*H, K] view of a [rows, H*K] buffer. rstd = 1/sqrt(sum x^2 + eps) (a sum, not a mean)
+// is saved; backward: dx = rstd (dy - (dy . y) y). eps has no default here because this header
+// cannot see db::kL2NormEps: callers pass static_cast<float>(kL2NormEps) to match the CPU.
+// One block per row, on ctx's stream. Shapes: rows (e.g. B*T*H), dim (e.g. K).
+#pragma once
+
+#include "models/cuda/runtime.h"
+
+namespace db::cuda {
+
+// x [rows,dim] -> y [rows,dim] (may alias x), rstd [rows]
+void l2norm_forward(const Context& ctx, const float* x, float* y, float* rstd, long long rows, int dim, float eps);
+// y, rstd from the forward, dy [rows,dim] -> dx [rows,dim] (overwritten; may alias dy)
+void l2norm_backward(const Context& ctx, const float* y, const float* rstd, const float* dy, float* dx,
+                     long long rows, int dim);
+
+}  // namespace db::cuda

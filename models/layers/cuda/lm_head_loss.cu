@@ -1,0 +1,176 @@
+// lm_head_loss.cu: per-row softmax cross-entropy, loss sum, bias and row gather / scatter kernels
+// (see lm_head_loss.h).
+#include "models/layers/cuda/lm_head_loss.h"
+
+#include <cmath>
+
+#include "models/cuda/reduce.cuh"
+
+namespace db::cuda {
+
+namespace {
+
+constexpr int kRowThreads = 256;
+
+// (value, index) b replaces a when larger, or equal with a smaller index: the first maximum wins
+// whichever thread saw it, as Eigen's in-order scan with a strict > does
+__device__ __forceinline__ void keep_first_max(float& v, int& i, float ov, int oi) {
+  if (ov > v || (ov == v && oi < i)) v = ov, i = oi;
+}
+
+// block per row of the tile; three passes over the row (it stays in L2 between them)
+__global__ void __launch_bounds__(kRowThreads)
+    softmax_cross_entropy_rows(float* logits, const float* bias, int N, const int32_t* targets, int32_t* argmax,
+                               double* row_loss, float grad_scale) {
+  __shared__ float shared_value[32], shared_sum[32];
+  __shared__ int shared_index[32];
+  const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  float* z = logits + static_cast<long long>(r) * N;
+
+  // pass 1: bias in, and each thread's first maximum over its columns (visited in increasing order)
+  float best = -INFINITY;
+  int best_index = N;  // above every real index, so a real -inf logit still wins a tie with it
+  for (int j = threadIdx.x; j < N; j += blockDim.x) {
+    float v = z[j];
+    if (bias) z[j] = v = v + bias[j];
+    if (v > best) best = v, best_index = j;
+  }
+  for (int offset = 16; offset > 0; offset >>= 1)
+    keep_first_max(best, best_index, __shfl_xor_sync(0xffffffffu, best, offset),
+                   __shfl_xor_sync(0xffffffffu, best_index, offset));
+  if (lane == 0) shared_value[warp] = best, shared_index[warp] = best_index;
+  __syncthreads();  // also publishes the biased logits to the whole block
+  best = lane < warps ? shared_value[lane] : -INFINITY;
+  best_index = lane < warps ? shared_index[lane] : N;
+  for (int offset = 16; offset > 0; offset >>= 1)
+    keep_first_max(best, best_index, __shfl_xor_sync(0xffffffffu, best, offset),
+                   __shfl_xor_sync(0xffffffffu, best_index, offset));
+  if (best_index >= N) best_index = 0;  // an all-NaN row: Eigen's scan would stay at 0
+  const float zmax = best;
+  const int y = targets[r];
+  // read before pass 3 may overwrite it: block_sum's barriers order this read before any write
+  const float target_logit = z[y];
+
+  // pass 2: the softmax denominator
+  float s = 0.f;
+  for (int j = threadIdx.x; j < N; j += blockDim.x) s += expf(z[j] - zmax);
+  const float sum = block_sum(s, shared_sum);
+
+  if (threadIdx.x == 0) {
+    if (argmax) argmax[r] = best_index;
+    row_loss[r] = log(static_cast<double>(sum)) - static_cast<double>(target_logit - zmax);
+  }
+  // pass 3: dlogits = grad_scale * softmax - grad_scale * onehot, in place (the CPU's arithmetic)
+  if (grad_scale != 0.f) {
+    const float scale = static_cast<float>(static_cast<double>(grad_scale) / static_cast<double>(sum));
+    for (int j = threadIdx.x; j < N; j += blockDim.x) {
+      float g = expf(z[j] - zmax) * scale;
+      if (j == y) g -= grad_scale;
+      z[j] = g;
+    }
+  }
+}
+
+__device__ __forceinline__ double warp_sum_double(double v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// one block: thread t sums rows t, t + blockDim, ... in order, then a fixed tree over the threads
+__global__ void __launch_bounds__(kRowThreads) sum_losses(const double* row_loss, long long M, double* total) {
+  __shared__ double shared[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  double s = 0.0;
+  for (long long i = threadIdx.x; i < M; i += blockDim.x) s += row_loss[i];
+  s = warp_sum_double(s);
+  if (lane == 0) shared[warp] = s;
+  __syncthreads();
+  if (warp == 0) {
+    s = warp_sum_double(lane < warps ? shared[lane] : 0.0);
+    if (lane == 0) *total = s;
+  }
+}
+
+__global__ void add_bias_to_rows(float* out, const float* bias, long long total, int N) {
+  const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx < total) out[idx] += bias[idx % N];
+}
+
+__global__ void add_elements(const float* src, float* dst, size_t n) {
+  const size_t idx = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx < n) dst[idx] += src[idx];
+}
+
+template <class IndexT>
+__global__ void gather_kernel(const float* x, const IndexT* positions, long long M, int D, float* gathered) {
+  const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= M * D) return;
+  const long long m = idx / D;
+  gathered[idx] = x[static_cast<long long>(positions[m]) * D + idx % D];
+}
+
+template <class IndexT>
+__global__ void scatter_kernel(const float* src, const IndexT* positions, long long M, int D, float* x) {
+  const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= M * D) return;
+  const long long m = idx / D;
+  x[static_cast<long long>(positions[m]) * D + idx % D] = src[idx];
+}
+
+template <class IndexT>
+void gather_impl(const Context& ctx, const float* x, const IndexT* positions, long long M, int D, float* gathered) {
+  if (M == 0 || D == 0) return;
+  gather_kernel<<<blocks_for(M * D), kThreads, 0, ctx.stream()>>>(x, positions, M, D, gathered);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+template <class IndexT>
+void scatter_impl(const Context& ctx, const float* src, const IndexT* positions, long long M, int D, float* x) {
+  if (M == 0 || D == 0) return;
+  scatter_kernel<<<blocks_for(M * D), kThreads, 0, ctx.stream()>>>(src, positions, M, D, x);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void head_softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
+                                const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale) {
+  if (rows == 0 || N == 0) return;
+  softmax_cross_entropy_rows<<<rows, kRowThreads, 0, ctx.stream()>>>(logits, bias, N, targets, argmax, row_loss,
+                                                                     grad_scale);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void sum_row_losses(const Context& ctx, const double* row_loss, long long M, double* total) {
+  sum_losses<<<1, kRowThreads, 0, ctx.stream()>>>(row_loss, M, total);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void add_row_bias(const Context& ctx, float* out, const float* bias, long long rows, int N) {
+  const long long total = rows * N;
+  if (total == 0) return;
+  add_bias_to_rows<<<blocks_for(total), kThreads, 0, ctx.stream()>>>(out, bias, total, N);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void add_in_place(const Context& ctx, const float* src, float* dst, size_t n) {
+  if (n == 0) return;
+  add_elements<<<blocks_for(n), kThreads, 0, ctx.stream()>>>(src, dst, n);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void gather_rows(const Context& ctx, const float* x, const int64_t* positions, long long M, int D, float* gathered) {
+  gather_impl(ctx, x, positions, M, D, gathered);
+}
+void gather_rows(const Context& ctx, const float* x, const int32_t* positions, long long M, int D, float* gathered) {
+  gather_impl(ctx, x, positions, M, D, gathered);
+}
+
+void scatter_rows(const Context& ctx, const float* src, const int64_t* positions, long long M, int D, float* x) {
+  scatter_impl(ctx, src, positions, M, D, x);
+}
+void scatter_rows(const Context& ctx, const float* src, const int32_t* positions, long long M, int D, float* x) {
+  scatter_impl(ctx, src, positions, M, D, x);
+}
+
+}  // namespace db::cuda

@@ -1,0 +1,225 @@
+// norms.cu: RMSNorm, LayerNorm and head-norm kernels (see norms.h for the contract).
+//
+// RMSNorm backward, with xhat = x r (r = rstd), y = xhat w, and dn the gradient at y:
+//   dx = r (dn w - xhat mean(dn w xhat)),  dw += sum_rows dn xhat.
+// The head norm's gate folds in front of it: dn = dy silu(gate), dgate = dy xhat w silu'(gate),
+// so RMSNorm is the head norm without a gate and one kernel pair serves both.
+// LayerNorm backward: dx = r (dy w - mean(dy w) - xhat mean(dy w xhat)), dw += dy xhat, db += dy.
+// A thread owns the columns j = threadIdx.x + k blockDim.x of every row of its block, so it reads
+// dy[j] before writing dx[j] (dx may alias dy) and owns the same slots of the shared gradient
+// partial (no synchronisation needed for it). The block size depends only on dim, so the summation
+// order, and with it every bit, depends only on the shapes. sigmoid and silu' are the CPU's own
+// formulas (activations.h, host and device).
+#include <stdexcept>
+#include <string>
+
+#include "models/cuda/reduce.cuh"
+#include "models/layers/cuda/norms.h"
+#include "models/numerics/activations.h"
+
+namespace db::cuda {
+
+namespace {
+
+constexpr int kMaxRmsDim = 12000;  // dim floats of shared partial under the 48 KiB static limit
+constexpr int kMaxLayerNormDim = 6000;  // 2 dim floats
+
+// threads per row: one warp for narrow rows, one column per thread up to 512, then loops
+int row_threads(int dim) {
+  const int t = (dim + 31) / 32 * 32;
+  return t < 32 ? 32 : (t > 512 ? 512 : t);
+}
+
+void check_dim(const char* what, int dim, int max_dim) {
+  if (dim <= 0 || dim > max_dim)
+    throw std::invalid_argument(std::string(what) + ": dim " + std::to_string(dim) + " outside 1.." +
+                                std::to_string(max_dim));
+}
+
+// one block per row; gate null for plain RMSNorm
+__global__ void rms_forward_kernel(const float* x, const float* gate, const float* w, float* y, float* rstd, int dim,
+                                   float eps) {
+  __shared__ float red[32];
+  const long long base = static_cast<long long>(blockIdx.x) * dim;
+  float ss = 0.f;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) ss += x[base + j] * x[base + j];
+  ss = block_sum(ss, red);
+  const float rs = 1.f / sqrtf(ss / static_cast<float>(dim) + eps);
+  if (threadIdx.x == 0) rstd[blockIdx.x] = rs;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    float v = x[base + j] * rs * w[j];
+    if (gate) {
+      const float g = gate[base + j];
+      v *= g * sigmoid(g);
+    }
+    y[base + j] = v;
+  }
+}
+
+// one block per kRowsPerPartial rows; writes its dw partial [dim] to partials[blockIdx.x] (when
+// partials is not null). Dynamic shared memory: dim floats.
+__global__ void rms_backward_kernel(const float* x, const float* gate, const float* w, const float* rstd,
+                                    const float* dy, float* dx, float* dgate, float* partials, long long rows,
+                                    int dim) {
+  extern __shared__ float acc[];  // [dim] this block's dw partial
+  __shared__ float red[32];
+  const long long r0 = static_cast<long long>(blockIdx.x) * kRowsPerPartial;
+  const long long r1 = min(rows, r0 + kRowsPerPartial);
+  if (partials)
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) acc[j] = 0.f;
+  for (long long r = r0; r < r1; ++r) {
+    const long long base = r * dim;
+    const float rs = rstd[r];
+    // c = mean(dn w xhat)
+    float c = 0.f;
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+      float dn = dy[base + j];
+      if (gate) {
+        const float g = gate[base + j];
+        dn *= g * sigmoid(g);
+      }
+      c += dn * w[j] * x[base + j];
+    }
+    c = block_sum(c, red) * (rs / static_cast<float>(dim));
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+      const float gy = dy[base + j], xj = x[base + j];
+      float dn = gy;
+      if (gate) {
+        const float g = gate[base + j], sg = sigmoid(g);
+        if (dgate) dgate[base + j] = gy * xj * rs * w[j] * silu_grad_from_sigmoid(g, sg);
+        dn = gy * g * sg;
+      }
+      if (partials) acc[j] += dn * xj * rs;
+      dx[base + j] = rs * (dn * w[j] - xj * rs * c);
+    }
+  }
+  if (partials)
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) partials[static_cast<long long>(blockIdx.x) * dim + j] = acc[j];
+}
+
+// one block per row
+__global__ void layernorm_forward_kernel(const float* x, const float* w, const float* b, float* y, float* xhat,
+                                         float* rstd, int dim, float eps) {
+  __shared__ float red[32];
+  const long long base = static_cast<long long>(blockIdx.x) * dim;
+  float s = 0.f;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) s += x[base + j];
+  const float mean = block_sum(s, red) / static_cast<float>(dim);
+  float v = 0.f;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    const float d = x[base + j] - mean;
+    v += d * d;
+  }
+  const float var = block_sum(v, red) / static_cast<float>(dim);
+  const float rs = 1.f / sqrtf(var + eps);
+  if (threadIdx.x == 0) rstd[blockIdx.x] = rs;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    const float h = (x[base + j] - mean) * rs;
+    xhat[base + j] = h;
+    y[base + j] = h * w[j] + b[j];
+  }
+}
+
+// one block per kRowsPerPartial rows; partials [2, gridDim.x, dim]: dw partials, then db partials.
+// Dynamic shared memory: 2 dim floats.
+__global__ void layernorm_backward_kernel(const float* xhat, const float* w, const float* rstd, const float* dy,
+                                          float* dx, float* partials, long long rows, int dim) {
+  extern __shared__ float acc[];  // [2, dim]: dw | db of this block
+  __shared__ float red[32];
+  const long long r0 = static_cast<long long>(blockIdx.x) * kRowsPerPartial;
+  const long long r1 = min(rows, r0 + kRowsPerPartial);
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) acc[j] = acc[dim + j] = 0.f;
+  for (long long r = r0; r < r1; ++r) {
+    const long long base = r * dim;
+    float m1 = 0.f, m2 = 0.f;  // mean(dy w), mean(dy w xhat)
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+      const float g = dy[base + j] * w[j];
+      m1 += g;
+      m2 += g * xhat[base + j];
+    }
+    m1 = block_sum(m1, red) / static_cast<float>(dim);
+    m2 = block_sum(m2, red) / static_cast<float>(dim);
+    const float rs = rstd[r];
+    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+      const float gy = dy[base + j], h = xhat[base + j];
+      acc[j] += gy * h;
+      acc[dim + j] += gy;
+      dx[base + j] = rs * (gy * w[j] - m1 - h * m2);
+    }
+  }
+  const long long count = gridDim.x;
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    partials[static_cast<long long>(blockIdx.x) * dim + j] = acc[j];
+    partials[(count + blockIdx.x) * dim + j] = acc[dim + j];
+  }
+}
+
+void rms_forward(const Context& ctx, const float* x, const float* gate, const float* w, float* y, float* rstd,
+                 long long rows, int dim, float eps, const char* what) {
+  if (rows == 0) return;
+  check_dim(what, dim, kMaxRmsDim);
+  rms_forward_kernel<<<static_cast<unsigned>(rows), row_threads(dim), 0, ctx.stream()>>>(x, gate, w, y, rstd, dim,
+                                                                                         eps);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void rms_backward(const Context& ctx, const float* x, const float* gate, const float* w, const float* rstd,
+                  const float* dy, float* dx, float* dgate, float* dw, long long rows, int dim,
+                  DeviceBuffer<float>& partials, const char* what) {
+  if (rows == 0) return;
+  check_dim(what, dim, kMaxRmsDim);
+  const int count = partial_count(rows);
+  float* part = dw ? partials.resize(static_cast<size_t>(count) * dim) : nullptr;
+  const size_t shared = dw ? static_cast<size_t>(dim) * sizeof(float) : 0;
+  rms_backward_kernel<<<count, row_threads(dim), shared, ctx.stream()>>>(x, gate, w, rstd, dy, dx, dgate, part, rows,
+                                                                         dim);
+  DB_CUDA_CHECK_LAUNCH();
+  if (dw) add_partial_sums(ctx, part, count, dim, dw);
+}
+
+}  // namespace
+
+void rmsnorm_forward(const Context& ctx, const float* x, const float* w, float* y, float* rstd, long long rows,
+                     int dim, float eps) {
+  rms_forward(ctx, x, nullptr, w, y, rstd, rows, dim, eps, "rmsnorm_forward");
+}
+
+void rmsnorm_backward(const Context& ctx, const float* x, const float* w, const float* rstd, const float* dy,
+                      float* dx, float* dw, long long rows, int dim, DeviceBuffer<float>& partials) {
+  rms_backward(ctx, x, nullptr, w, rstd, dy, dx, nullptr, dw, rows, dim, partials, "rmsnorm_backward");
+}
+
+void head_norm_forward(const Context& ctx, const float* o, const float* gate, const float* w, float* y, float* rstd,
+                       long long rows, int dim, float eps) {
+  rms_forward(ctx, o, gate, w, y, rstd, rows, dim, eps, "head_norm_forward");
+}
+
+void head_norm_backward(const Context& ctx, const float* o, const float* gate, const float* w, const float* rstd,
+                        const float* dy, float* d_o, float* dgate, float* dw, long long rows, int dim,
+                        DeviceBuffer<float>& partials) {
+  rms_backward(ctx, o, gate, w, rstd, dy, d_o, gate ? dgate : nullptr, dw, rows, dim, partials, "head_norm_backward");
+}
+
+void layernorm_forward(const Context& ctx, const float* x, const float* w, const float* b, float* y, float* xhat,
+                       float* rstd, long long rows, int dim, float eps) {
+  if (rows == 0) return;
+  check_dim("layernorm_forward", dim, kMaxLayerNormDim);
+  layernorm_forward_kernel<<<static_cast<unsigned>(rows), row_threads(dim), 0, ctx.stream()>>>(x, w, b, y, xhat,
+                                                                                               rstd, dim, eps);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void layernorm_backward(const Context& ctx, const float* xhat, const float* w, const float* rstd, const float* dy,
+                        float* dx, float* dw, float* db, long long rows, int dim, DeviceBuffer<float>& partials) {
+  if (rows == 0) return;
+  check_dim("layernorm_backward", dim, kMaxLayerNormDim);
+  const int count = partial_count(rows);
+  float* part = partials.resize(2 * static_cast<size_t>(count) * dim);
+  layernorm_backward_kernel<<<count, row_threads(dim), 2 * static_cast<size_t>(dim) * sizeof(float), ctx.stream()>>>(
+      xhat, w, rstd, dy, dx, part, rows, dim);
+  DB_CUDA_CHECK_LAUNCH();
+  add_partial_sums(ctx, part, count, dim, dw);
+  add_partial_sums(ctx, part + static_cast<size_t>(count) * dim, count, dim, db);
+}
+
+}  // namespace db::cuda

@@ -1,0 +1,28 @@
+// short_conv.h: fla's ShortConvolution on the GPU, a causal depthwise conv with an optional SiLU.
+//
+// Device half of models/layers/short_conv.h for training: every sequence starts from the zero
+// state (no state is carried on the GPU), so with w [C,W] the Conv1d weight [C,1,W]:
+//   z[b,t,c] = sum_{i<W} w[c,i] x[b, t-W+1+i, c]  (x = 0 before t = 0),   y = silu(z) or z.
+// The forward keeps z (when SiLU) for the backward; the input x must be kept by the caller too
+// (the weight gradient reads it). The weight gradient sums over the B*T rows in fixed blocks of
+// kRowsPerPartial (column_sums.h): no atomics, the same bits every run.
+// Shapes: B batch, T time, C channels, W kernel size.
+#pragma once
+
+#include "models/cuda/column_sums.h"
+#include "models/cuda/runtime.h"
+
+namespace db::cuda {
+
+// x [B,T,C], w [C,W] -> y [B,T,C] (must not alias x); with silu, z [B,T,C] receives the
+// pre-activation (null without silu)
+void short_conv_forward(const Context& ctx, const float* x, const float* w, float* y, float* z, int B, int T, int C,
+                        int W, bool silu);
+// x, w and (with silu) z from the forward, dy [B,T,C] -> dx [B,T,C] (overwritten; must not alias
+// dy); dw [C,W] += sum over (b,t) of dz[b,t,c] x[b,t-W+1+i,c], dz = dy silu'(z) or dy.
+// dz grows to [B,T,C] (with silu), partials to [partial_count(B*T), C*W].
+void short_conv_backward(const Context& ctx, const float* x, const float* w, const float* z, const float* dy,
+                         float* dx, float* dw, int B, int T, int C, int W, bool silu, DeviceBuffer<float>& dz,
+                         DeviceBuffer<float>& partials);
+
+}  // namespace db::cuda

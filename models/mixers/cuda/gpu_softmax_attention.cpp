@@ -1,0 +1,184 @@
+// gpu_softmax_attention.cpp: the CUDA half of softmax attention (models/mixers/softmax_attention.h).
+//
+// The CPU mixer's maths on the device: q, k, v projections, RoPE on q and k, per (batch, head) the
+// scaled scores q k^T into the [B*H, T, T] probabilities buffer, the masked softmax in place, P v,
+// o_proj; the backward mirrors it. The per-head products are strided-batched GEMMs over the
+// [B*T, H*K] buffers directly: head h of batch row b starts at b*T*H*K + h*K, which is no single
+// stride over (b, h), so the B*H products are issued as one batched call per head (over the batch
+// rows) or one per batch row (over the heads), whichever needs fewer calls.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "models/cuda/blas.h"
+#include "models/cuda/gpu_module.h"
+#include "models/mixers/cuda/softmax_attention.h"
+
+namespace db::cuda {
+
+namespace {
+
+class GpuSoftmaxAttention : public GpuModule {
+ public:
+  GpuSoftmaxAttention(const Context& ctx, int d_model, const Options& o, const ParamScope& params)
+      : ctx_(ctx),
+        D_(d_model),
+        H_(static_cast<int>(o.get_int("num_heads"))),
+        window_(static_cast<int>(o.get_int("window"))),
+        rope_(o.get_bool("rope")),
+        rope_base_(o.get_double("rope_base")) {
+    // the CPU mixer's checks (it has normally refused these already)
+    if (H_ < 1 || d_model % H_ != 0)
+      throw ConfigError("num_heads", fmt::format("d_model {} must be divisible by num_heads {}", d_model, H_));
+    if (window_ < 0) throw ConfigError("window", "'window' must be >= 0 (0 = full attention)");
+    K_ = d_model / H_;
+    if (rope_ && K_ % 2) throw ConfigError("rope", "RoPE needs an even head dimension");
+    const size_t HK = static_cast<size_t>(H_) * K_;
+    wq_ = weight(params, "q_proj.weight", HK * D_);
+    wk_ = weight(params, "k_proj.weight", HK * D_);
+    wv_ = weight(params, "v_proj.weight", HK * D_);
+    wo_ = weight(params, "o_proj.weight", HK * D_);
+  }
+
+  void forward(const float* x, float* y, int B, int T) override {
+    B_ = B, T_ = T;
+    const int rows = B * T, HK = H_ * K_;
+    const size_t n = static_cast<size_t>(rows) * HK;
+    if (rows == 0) return;
+    x_.resize(static_cast<size_t>(rows) * D_);
+    DB_CUDA_CHECK(cudaMemcpyAsync(x_.data(), x, x_.bytes(), cudaMemcpyDeviceToDevice, ctx_.stream()));
+    float* q = q_.resize(n);
+    float* k = k_.resize(n);
+    float* v = v_.resize(n);
+    float* att = att_.resize(n);
+    linear_forward(ctx_, x, wq_.value, q, rows, D_, HK);
+    linear_forward(ctx_, x, wk_.value, k, rows, D_, HK);
+    linear_forward(ctx_, x, wv_.value, v, rows, D_, HK);
+    if (rope_) {
+      ensure_rope_table(T);
+      attention::rope_rotate(ctx_, q, cos_.data(), sin_.data(), B, T, H_, K_, 1.f);
+      attention::rope_rotate(ctx_, k, cos_.data(), sin_.data(), B, T, H_, K_, 1.f);
+    }
+    float* probs = probs_.resize(static_cast<size_t>(B) * H_ * T * T);
+    // scores = scale q k^T, then the masked softmax in place
+    for_head_products([&](long long hk0, long long hk_stride, long long tt0, long long tt_stride, int batch) {
+      gemm_strided_batched(ctx_, false, true, T, T, K_, scale(), q + hk0, HK, hk_stride, k + hk0, HK, hk_stride, 0.f,
+                           probs + tt0, T, tt_stride, batch);
+    });
+    attention::masked_softmax_forward(ctx_, probs, B * H_, T, window_);
+    // att = P v
+    for_head_products([&](long long hk0, long long hk_stride, long long tt0, long long tt_stride, int batch) {
+      gemm_strided_batched(ctx_, false, false, T, K_, T, 1.f, probs + tt0, T, tt_stride, v + hk0, HK, hk_stride, 0.f,
+                           att + hk0, HK, hk_stride, batch);
+    });
+    linear_forward(ctx_, att, wo_.value, y, rows, HK, D_);
+  }
+
+  void backward(const float* dy, float* dx) override {
+    const int B = B_, T = T_, rows = B * T, HK = H_ * K_;
+    const size_t n = static_cast<size_t>(rows) * HK;
+    if (rows == 0) return;
+    const float* q = q_.data();
+    const float* k = k_.data();
+    const float* v = v_.data();
+    const float* probs = probs_.data();
+    float* datt = datt_.resize(n);
+    float* dq = dq_.resize(n);
+    float* dk = dk_.resize(n);
+    float* dv = dv_.resize(n);
+    float* dscore = dscore_.resize(static_cast<size_t>(B) * H_ * T * T);
+    linear_backward_weight(ctx_, att_.data(), dy, wo_.grad, rows, HK, D_);
+    linear_backward_input(ctx_, dy, wo_.value, datt, rows, HK, D_);
+    // dv = P^T datt; dP = datt v^T
+    for_head_products([&](long long hk0, long long hk_stride, long long tt0, long long tt_stride, int batch) {
+      gemm_strided_batched(ctx_, true, false, T, K_, T, 1.f, probs + tt0, T, tt_stride, datt + hk0, HK, hk_stride, 0.f,
+                           dv + hk0, HK, hk_stride, batch);
+      gemm_strided_batched(ctx_, false, true, T, T, K_, 1.f, datt + hk0, HK, hk_stride, v + hk0, HK, hk_stride, 0.f,
+                           dscore + tt0, T, tt_stride, batch);
+    });
+    // dS = scale * P o (dP - <dP, P>)
+    attention::masked_softmax_backward(ctx_, probs, dscore, B * H_, T, window_, scale());
+    // dq = dS k; dk = dS^T q
+    for_head_products([&](long long hk0, long long hk_stride, long long tt0, long long tt_stride, int batch) {
+      gemm_strided_batched(ctx_, false, false, T, K_, T, 1.f, dscore + tt0, T, tt_stride, k + hk0, HK, hk_stride, 0.f,
+                           dq + hk0, HK, hk_stride, batch);
+      gemm_strided_batched(ctx_, true, false, T, K_, T, 1.f, dscore + tt0, T, tt_stride, q + hk0, HK, hk_stride, 0.f,
+                           dk + hk0, HK, hk_stride, batch);
+    });
+    if (rope_) {
+      attention::rope_rotate(ctx_, dq, cos_.data(), sin_.data(), B, T, H_, K_, -1.f);
+      attention::rope_rotate(ctx_, dk, cos_.data(), sin_.data(), B, T, H_, K_, -1.f);
+    }
+    const float* x = x_.data();
+    linear_backward_weight(ctx_, x, dq, wq_.grad, rows, D_, HK);
+    linear_backward_weight(ctx_, x, dk, wk_.grad, rows, D_, HK);
+    linear_backward_weight(ctx_, x, dv, wv_.grad, rows, D_, HK);
+    linear_backward_input(ctx_, dq, wq_.value, dx, rows, D_, HK, 0.f);
+    linear_backward_input(ctx_, dk, wk_.value, dx, rows, D_, HK, 1.f);
+    linear_backward_input(ctx_, dv, wv_.value, dx, rows, D_, HK, 1.f);
+  }
+
+ private:
+  static DeviceParam weight(const ParamScope& params, const std::string& name, size_t size) {
+    DeviceParam p = params(name);
+    if (p.size != size)
+      throw std::logic_error(
+          fmt::format("softmax_attention (cuda): '{}' has {} numbers, expected {}", name, p.size, size));
+    return p;
+  }
+
+  float scale() const { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(K_))); }
+
+  // the cos/sin tables for positions 0..T-1 (recomputed whole when T grows: resize keeps nothing)
+  void ensure_rope_table(int T) {
+    if (T <= rope_len_) return;
+    const size_t n = static_cast<size_t>(T) * (K_ / 2);
+    attention::rope_table(ctx_, cos_.resize(n), sin_.resize(n), T, K_, rope_base_);
+    rope_len_ = T;
+  }
+
+  // f(hk0, hk_stride, tt0, tt_stride, batch) for each strided-batched call covering the B*H
+  // (batch, head) products: hk0 / hk_stride locate the head's [T, K] block in the [B*T, H*K]
+  // buffers (row stride H*K), tt0 / tt_stride its [T, T] block in the [B*H, T, T] buffers
+  template <class F>
+  void for_head_products(F&& f) const {
+    const long long T = T_, HK = static_cast<long long>(H_) * K_, TT = T * T;
+    if (H_ <= B_) {
+      for (int h = 0; h < H_; ++h) f(h * static_cast<long long>(K_), T * HK, h * TT, H_ * TT, B_);  // over batch rows
+    } else {
+      for (int b = 0; b < B_; ++b) f(b * T * HK, static_cast<long long>(K_), b * H_ * TT, TT, H_);  // over heads
+    }
+  }
+
+  const Context& ctx_;
+  int D_, H_, K_ = 0;
+  int window_;  // 0 = full causal attention
+  bool rope_;
+  double rope_base_;
+  DeviceParam wq_, wk_, wv_, wo_;
+
+  int B_ = 0, T_ = 0;
+  int rope_len_ = 0;
+  DeviceBuffer<float> cos_, sin_;            // [rope_len_, K/2]
+  DeviceBuffer<float> x_;                    // [B*T, D]
+  DeviceBuffer<float> q_, k_, v_;            // [B*T, H*K] (q, k after RoPE)
+  DeviceBuffer<float> probs_;                // [B, H, T, T]
+  DeviceBuffer<float> att_;                  // [B*T, H*K] before o_proj
+  DeviceBuffer<float> datt_, dq_, dk_, dv_;  // [B*T, H*K]
+  DeviceBuffer<float> dscore_;               // [B, H, T, T]
+};
+
+}  // namespace
+
+extern const GpuMixerEntry softmax_attention_gpu_mixer_entry;
+const GpuMixerEntry softmax_attention_gpu_mixer_entry{
+    "softmax_attention",
+    [](const Context& ctx, int d_model, const Options& options, const ParamScope& params) {
+      return std::make_unique<GpuSoftmaxAttention>(ctx, d_model, options, params);
+    },
+};
+
+}  // namespace db::cuda
