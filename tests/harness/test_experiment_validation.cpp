@@ -7,6 +7,7 @@
 #include "harness/config/component_catalog.h"
 #include "harness/config/experiment_file.h"
 #include "harness/sweep/expansion.h"
+#include "harness/train/device_support.h"
 #include "harness_test_support.h"
 
 namespace db {
@@ -316,6 +317,42 @@ TEST(ExperimentValidation, DuplicateKeysAndConflictingMixers) {
 TEST(ExperimentValidation, MissingFileIsAnError) {
   expect_experiment_error([] { load_experiment("/nonexistent/dir/x.yaml"); }, "/nonexistent/dir/x.yaml", "",
                           "cannot read");
+}
+
+}  // namespace
+}  // namespace db
+
+namespace db {
+namespace {
+
+// train.device: cuda is checked when the file is read, so a sweep is refused before any run starts
+TEST(ExperimentValidation, CudaRunsAreRefusedWhereTheGpuBackendCannotTrainThem) {
+  const std::string text = R"(task: {name: compression}
+model: {d_model: 32, backbone: autoencoder, mixer: {name: deltanet}}
+train: {epochs: 1, device: cuda}
+)";
+  if (cuda_backend_built()) {
+    expect_experiment_error([&] { expand(text); }, "x.yaml:2", "model.backbone", "no CUDA implementation");
+  } else {
+    expect_experiment_error([&] { expand(text); }, "x.yaml:3", "train.device", "needs a build with the CUDA backend");
+  }
+}
+
+TEST(ExperimentValidation, UnknownDeviceIsRefused) {
+  expect_experiment_error([] { expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, device: tpu}\n"); },
+                          "x.yaml:3", "train.device", "tpu");
+}
+
+TEST(DeviceSupport, AMixerWithoutACudaHalfIsNamed) {
+  try {
+    require_gpu_mixer("mixer_without_a_cuda_half");
+    ADD_FAILURE() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(cuda_backend_built() ? "mixer_without_a_cuda_half" : "CUDA backend"),
+              std::string::npos)
+        << e.what();
+  }
+  if (cuda_backend_built()) EXPECT_NO_THROW(require_gpu_mixer("deltanet"));
 }
 
 }  // namespace
