@@ -13,7 +13,9 @@ It prints one line per measurement in the form `name tokens_per_s value`:
   * chunk_delta_rule/<precision>: fla's chunk_delta_rule forward + backward at B 8, H 2, T 2048,
     K = V = 64 (the kernel alone, inputs as its layer feeds it: L2-normalised q and k, beta in (0, 1)).
 bf16 is autocast around the model's forward (fp32 master weights, as fla trains), or bf16 tensors for
-the kernel. Timing: CUDA events around `reps` steps after `warmup` steps.
+the kernel. fla's chunk_delta_rule refuses fp32 inputs, so fp32 has no kernel figure and the fp32
+model step runs fla's kernels on autocast-free fp32 only where fla allows it. The first call of each
+shape JIT-compiles and autotunes fla's Triton kernels, which takes minutes. Timing: CUDA events around `reps` steps after `warmup` steps.
 """
 import argparse
 import time
@@ -83,14 +85,14 @@ def kernel_rate(precision, warmup, reps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=["bf16", "fp32", "both"], default="both")
-    parser.add_argument("--widths", default="64,128,512", help="d_model values of the training step")
+    parser.add_argument("--widths", default="64,128,512", help="d_model values of the training step ('' for none)")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--reps", type=int, default=50)
     args = parser.parse_args()
     precisions = ["bf16", "fp32"] if args.precision == "both" else [args.precision]
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}")
     for p in precisions:
-        for d in (int(w) for w in args.widths.split(",")):
+        for d in (int(w) for w in args.widths.split(",") if w):
             print(f"train_step/{p}/d{d} tokens_per_s {train_step_rate(d, p, args.warmup, args.reps):.0f}", flush=True)
         print(f"chunk_delta_rule/{p} tokens_per_s {kernel_rate(p, args.warmup, args.reps):.0f}", flush=True)
 
