@@ -352,7 +352,9 @@ TEST(DeviceSupport, AMixerWithoutACudaHalfIsNamed) {
               std::string::npos)
         << e.what();
   }
-  if (cuda_backend_built()) EXPECT_NO_THROW(require_gpu_mixer("deltanet"));
+  if (cuda_backend_built()) {
+    EXPECT_NO_THROW(require_gpu_mixer("deltanet"));
+  }
 }
 
 }  // namespace
