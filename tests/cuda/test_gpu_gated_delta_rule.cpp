@@ -24,6 +24,7 @@
 #include "models/cuda/runtime.h"
 #include "models/kernels/cuda/gated_delta_rule.h"
 #include "models/kernels/gated_delta_rule.h"
+#include "tests/common/random_inputs.h"
 #include "tests/common/relative_rms.h"
 
 namespace db {
@@ -47,25 +48,8 @@ std::string case_name(const Case& c) {
                      c.K, c.V);
 }
 
-Buf normal(Rng& rng, size_t n) {
-  Buf x(n);
-  for (auto& e : x) e = static_cast<float>(rng.normal());
-  return x;
-}
-
-// rows of unit length, as the mixers feed q and k
-Buf unit_rows(Rng& rng, size_t rows, size_t cols) {
-  Buf x(rows * cols);
-  for (size_t r = 0; r < rows; ++r) {
-    double n = 0;
-    for (size_t j = 0; j < cols; ++j) {
-      x[r * cols + j] = static_cast<float>(rng.normal());
-      n += double(x[r * cols + j]) * x[r * cols + j];
-    }
-    for (size_t j = 0; j < cols; ++j) x[r * cols + j] = static_cast<float>(x[r * cols + j] / std::sqrt(n));
-  }
-  return x;
-}
+using test::normal;
+using test::unit_rows;
 
 // all kSequences sequences, [S, ...] like the GPU buffers
 struct Data {

@@ -20,6 +20,7 @@
 #include "models/cuda/runtime.h"
 #include "models/kernels/cuda/linear_attention.h"
 #include "models/kernels/linear_attention.h"
+#include "tests/common/random_inputs.h"
 #include "tests/common/relative_rms.h"
 
 namespace db::cuda {
@@ -34,25 +35,8 @@ using Buf = std::vector<float>;
 constexpr double kTolerance = 1e-5;
 constexpr int kSequences = 3;
 
-Buf normal(Rng& rng, size_t n) {
-  Buf x(n);
-  for (auto& e : x) e = static_cast<float>(rng.normal());
-  return x;
-}
-
-// rows of unit length, as the mixers feed q and k
-Buf unit_rows(Rng& rng, size_t rows, size_t cols) {
-  Buf x(rows * cols);
-  for (size_t r = 0; r < rows; ++r) {
-    double n = 0;
-    for (size_t j = 0; j < cols; ++j) {
-      x[r * cols + j] = static_cast<float>(rng.normal());
-      n += double(x[r * cols + j]) * x[r * cols + j];
-    }
-    for (size_t j = 0; j < cols; ++j) x[r * cols + j] = static_cast<float>(x[r * cols + j] / std::sqrt(n));
-  }
-  return x;
-}
+using test::normal;
+using test::unit_rows;
 
 // All S sequences, concatenated. h0 / dht empty when absent; g empty when ungated.
 struct Data {

@@ -20,6 +20,7 @@
 #include "common/rng.h"
 #include "models/kernels/gated_delta_rule.h"
 #include "models/kernels/linear_attention.h"
+#include "tests/common/random_inputs.h"
 #include "tests/common/relative_rms.h"
 
 namespace db {
@@ -32,25 +33,8 @@ static_assert(std::is_same_v<real, float>, "this test checks the float32 build")
 using Buf = std::vector<real>;
 
 
-Buf normal(Rng& rng, size_t n) {
-  Buf x(n);
-  for (auto& e : x) e = static_cast<real>(rng.normal());
-  return x;
-}
-
-// rows of unit length, as the mixers feed q and k
-Buf unit_rows(Rng& rng, Index rows, Index cols) {
-  Buf x(rows * cols);
-  for (Index r = 0; r < rows; ++r) {
-    double n = 0;
-    for (Index j = 0; j < cols; ++j) {
-      x[r * cols + j] = static_cast<real>(rng.normal());
-      n += double(x[r * cols + j]) * x[r * cols + j];
-    }
-    for (Index j = 0; j < cols; ++j) x[r * cols + j] = static_cast<real>(x[r * cols + j] / std::sqrt(n));
-  }
-  return x;
-}
+using test::normal;
+using test::unit_rows;
 
 constexpr Index kKeyDim = 32, kValueDim = 24;
 constexpr double kTolerance = 1e-5;
