@@ -30,8 +30,6 @@ class CpuTrainingBackend : public TrainingBackend {
   }
 
   void to_host() override {}
-  void from_host() override {}
-  std::string description() const override { return "cpu"; }
 
  private:
   Model& model_;

@@ -2,9 +2,9 @@
 //
 // The host Model and AdamW are always built: they own the parameter names, the initialisation and
 // the checkpoint format. The CPU backend trains them directly (the reference). The GPU backend
-// mirrors them on the device, trains there, and copies back to them only when asked (to_host,
-// before a checkpoint is written) or from them (from_host, after one is loaded), so a checkpoint
-// written by either device resumes on the other.
+// mirrors them on the device from the state they hold when it is built (the trainer builds it after
+// loading a checkpoint), trains there, and copies back to them only when asked (to_host, before a
+// checkpoint is written), so a checkpoint written by either device resumes on the other.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +28,6 @@ class TrainingBackend {
   virtual LossResult evaluate_batch(const Batch& batch, int32_t* predictions) = 0;
   // parameters and optimizer moments to the host Model and AdamW (before a checkpoint is written)
   virtual void to_host() = 0;
-  // and back (after a checkpoint was loaded or the model re-initialised)
-  virtual void from_host() = 0;
-  // "cpu" or the GPU's name, for progress lines
-  virtual std::string description() const = 0;
 };
 
 // device "cpu" or "cuda" (train.device); throws std::runtime_error when cuda cannot be used here

@@ -53,8 +53,6 @@ class ParamScope {
   ParamScope(DeviceParams& params, std::string prefix) : params_(&params), prefix_(std::move(prefix)) {}
   DeviceParam operator()(const std::string& name) const { return (*params_)[qualified(name)]; }
   ParamScope sub(const std::string& name) const { return ParamScope(*params_, qualified(name)); }
-  // true when the host model declared this parameter (optional parts such as biases)
-  bool has(const std::string& name) const { return params_->host().find(qualified(name)) >= 0; }
 
  private:
   std::string qualified(const std::string& name) const { return prefix_.empty() ? name : prefix_ + "." + name; }

@@ -25,6 +25,4 @@ __device__ __forceinline__ float block_sum(float v, float* shared) {
   return warp_sum(total);
 }
 
-__device__ __forceinline__ float sigmoidf_(float x) { return 1.f / (1.f + __expf(-x)); }
-
 }  // namespace db::cuda

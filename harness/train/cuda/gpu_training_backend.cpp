@@ -68,20 +68,12 @@ class GpuTrainingBackend : public TrainingBackend {
     optimizer_.download_state(host_optimizer_);
   }
 
-  void from_host() override {
-    params_.upload_values(model_.params());
-    optimizer_.upload_state(host_optimizer_);
-  }
-
-  std::string description() const override { return cuda::device_description(); }
-
  private:
   // checks and uploads the batch; returns M, the number of labelled positions
   int stage(const Batch& batch) {
     const int N = model_.config().vocab_size;
     const size_t n = size_t(batch.B) * batch.T;
-    // the previous step's copies must be done before the staging buffers are rewritten
-    ctx_.synchronize();
+    // the staging buffers are free: every call ends by reading the loss, which waits for the stream
     int32_t* tokens = host_tokens_.resize(n);
     int32_t* labelled = host_labelled_.resize(n);
     int32_t* targets = host_targets_.resize(n);
