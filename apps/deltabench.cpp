@@ -31,7 +31,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--profile", run.profile, "named profile of the file (e.g. quick, full)");
   run_cmd->add_option("--set", run.sets, "override a key, e.g. --set train.lr=1e-3 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option("--out", run.out, "results folder (default results/<name>)");
-  run_cmd->add_option("--jobs", run.jobs, "runs trained at the same time (cores are shared between them)")->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  auto* jobs_option = run_cmd->add_option("--jobs", run.jobs,
+                      "runs trained at the same time (default 1; for cuda runs one per visible GPU; cores are shared between them, GPUs taken in turn)")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  run_cmd->add_option("--runs-per-gpu", run.runs_per_gpu, "for cuda runs: train this many at once on every visible GPU (sets --jobs)")
+      ->check(CLI::Range(1, 64))->excludes(jobs_option);
   run_cmd->add_option("--shard", run.shard, "run only slice i of n (0-based), e.g. 3/16; default from SLURM_ARRAY_TASK_ID/COUNT");
   std::string run_device;
   run_cmd->add_option("--device", run_device, "train on cpu or cuda (the same as --set train.device=...)")

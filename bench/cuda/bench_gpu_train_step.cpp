@@ -54,7 +54,7 @@ void BM_TrainStep(benchmark::State& state, std::string mixer) {
   Model model(bench::reference_config(mixer, D));
   model.initialize(1);
   AdamW optimizer(model.params(), {0.9, 0.999, 1e-8, 0.1});
-  auto backend = make_training_backend("cuda", model, optimizer, 1.0);
+  auto backend = make_training_backend("cuda", 0, model, optimizer, 1.0);
   Rng rng(3);
   Batch batch{B, T, std::vector<int32_t>(B * T), std::vector<int32_t>(B * T)};
   for (auto& t : batch.tokens) t = static_cast<int32_t>(rng.below(N));

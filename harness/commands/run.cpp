@@ -5,10 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "harness/config/experiment_file.h"
 #include "harness/sweep/folder_lock.h"
+#include "harness/sweep/job_slots.h"
+#include "harness/train/device_support.h"
 #include "harness/sweep/interrupt.h"
 #include "harness/sweep/results_folder.h"
 #include "harness/sweep/sweep_listing.h"
@@ -49,6 +52,21 @@ void plot_results(const std::filesystem::path& root, bool quiet, std::ostream& e
 #endif
 }
 
+// --jobs and --runs-per-gpu against the GPUs this process sees, asked only when a run uses one
+JobSlots plan_slots(const RunCommandArgs& args, const Expansion& expansion) {
+  JobSlotRequest request;
+  request.jobs = args.jobs;
+  request.runs_per_gpu = args.runs_per_gpu;
+  request.uses_gpu = std::any_of(expansion.runs.begin(), expansion.runs.end(),
+                                 [](const ResolvedConfig& run) { return run.train.get_string("device") == "cuda"; });
+  request.gpus = !request.uses_gpu ? 0 : args.gpus >= 0 ? args.gpus : visible_gpu_count();
+  try {
+    return plan_job_slots(request);
+  } catch (const std::invalid_argument& e) {
+    throw ExperimentError(Origin::from_cli(fmt::format("--runs-per-gpu {}", args.runs_per_gpu)), "", e.what());
+  }
+}
+
 }  // namespace
 
 int run_command(const RunCommandArgs& args, const TrainFunction& train, const ComponentCatalog& catalog,
@@ -56,11 +74,13 @@ int run_command(const RunCommandArgs& args, const TrainFunction& train, const Co
   Expansion expansion;
   Experiment experiment;
   Shard shard;
+  JobSlots slots;
   try {
-    if (args.jobs < 1) throw ExperimentError(Origin::from_cli(fmt::format("--jobs {}", args.jobs)), "", "must be at least 1");
+    if (args.jobs < 0) throw ExperimentError(Origin::from_cli(fmt::format("--jobs {}", args.jobs)), "", "must be at least 1");
     experiment = load_experiment(args.file);
     expansion = expand_experiment(experiment, ExpandOptions{args.profile, args.sets}, catalog);
     shard = choose_shard(args.shard, args.env);
+    slots = plan_slots(args, expansion);
   } catch (const ExperimentError& e) {
     err << "error: " << e.what() << '\n';
     return 2;
@@ -73,9 +93,9 @@ int run_command(const RunCommandArgs& args, const TrainFunction& train, const Co
 
   const std::filesystem::path root = args.out.empty() ? std::filesystem::path("results") / experiment.name : args.out;
   if (!args.quiet) {
-    err << fmt::format("{}: {} runs{}{} -> {}\n", experiment.name, expansion.runs.size(),
+    err << fmt::format("{}: {} runs{}{}, {} -> {}\n", experiment.name, expansion.runs.size(),
                        args.profile.empty() ? "" : " (profile " + args.profile + ")",
-                       shard.count > 1 ? ", shard " + shard.describe() : "", root.string());
+                       shard.count > 1 ? ", shard " + shard.describe() : "", slots.describe(), root.string());
     err << settings_table(expansion);
   }
   try {
@@ -83,7 +103,8 @@ int run_command(const RunCommandArgs& args, const TrainFunction& train, const Co
     RunStore store(root);
     store.save_experiment_copy(experiment.text);
     SweepRunOptions options;
-    options.jobs = args.jobs;
+    options.jobs = slots.jobs;
+    options.gpu_of_slot = slots.gpu_of_slot;
     options.shard = shard;
     options.quiet = args.quiet;
     options.restart_damaged = args.restart_damaged;

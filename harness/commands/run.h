@@ -21,12 +21,14 @@ struct RunCommandArgs {
   std::string profile;
   std::vector<std::string> sets;  // "key=value"
   std::filesystem::path out;      // results folder; "" = results/<name>
-  int jobs = 1;
+  int jobs = 0;                   // --jobs; 0 = not given (1, or one per GPU for a cuda sweep)
+  int runs_per_gpu = 0;           // --runs-per-gpu; 0 = not given
   std::string shard;              // "i/n"; "" = from Slurm variables or the whole sweep
   bool dry_run = false;
   bool quiet = false;
   bool restart_damaged = false;   // restart runs whose checkpoint is damaged (TrainHooks)
   std::map<std::string, std::string> env;  // Slurm variables (slurm_environment() in the program)
+  int gpus = -1;                  // GPUs visible; -1 = ask CUDA (tests pass a count)
 };
 
 // `out` gets the data (dry-run listing); `err` the settings table, progress and errors

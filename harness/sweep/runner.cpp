@@ -54,7 +54,8 @@ SweepSummary run_sweep(const std::vector<ResolvedConfig>& runs, RunStore& store,
     log << text << '\n' << std::flush;
   };
 
-  auto worker = [&] {
+  auto worker = [&](int slot) {
+    const int gpu = static_cast<size_t>(slot) < options.gpu_of_slot.size() ? options.gpu_of_slot[static_cast<size_t>(slot)] : 0;
     for (size_t k = next++; k < mine.size(); k = next++) {
       if (options.stop && options.stop->load()) {
         std::lock_guard<std::mutex> lock(mutex);
@@ -76,6 +77,7 @@ SweepSummary run_sweep(const std::vector<ResolvedConfig>& runs, RunStore& store,
       hooks.live = options.live_progress && jobs == 1;
       const int64_t configured = config.train.has("threads") ? config.train.get_int("threads") : 0;
       hooks.threads = configured > 0 ? static_cast<int>(configured) : (jobs > 1 ? std::max(1, cores / jobs) : 0);
+      hooks.gpu = gpu;
       hooks.progress_label = run_id(config);
       hooks.restart_damaged = options.restart_damaged;
       if (options.stop) hooks.stop_requested = [stop = options.stop] { return stop->load(); };
@@ -118,14 +120,14 @@ SweepSummary run_sweep(const std::vector<ResolvedConfig>& runs, RunStore& store,
   std::vector<std::thread> pool;
   for (int j = 1; j < jobs; ++j) {
     try {
-      pool.emplace_back(worker);
+      pool.emplace_back(worker, j);
     } catch (const std::system_error& e) {
       // the system gave no more threads: the ones started share the runs
       say(fmt::format("could start only {} of {} jobs ({}); continuing with those", j, jobs, e.what()));
       break;
     }
   }
-  worker();
+  worker(0);
   for (auto& t : pool) t.join();
   std::vector<std::string> left_out;
   store.rebuild_runs_csv(&left_out);

@@ -29,6 +29,7 @@ using TrainFunction =
 
 struct SweepRunOptions {
   int jobs = 1;                // runs trained at the same time
+  std::vector<int> gpu_of_slot;  // [jobs]: the GPU each job slot's cuda runs use (job_slots.h); empty = GPU 0
   Shard shard;                 // this process's slice
   bool quiet = false;          // no progress lines
   bool live_progress = false;  // the trainer may redraw one line (stderr is a terminal, jobs == 1)

@@ -45,12 +45,20 @@ void require_gpu_model(const Options& model) {
                                               model.get_string("backbone")));
 }
 
-void require_visible_gpu() {
+int visible_gpu_count() {
 #ifdef DELTABENCH_HAVE_CUDA
-  if (cuda::device_count() > 0) return;
+  return cuda::device_count();
+#else
+  return 0;
 #endif
-  throw std::runtime_error(cuda_backend_built() ? "train.device is cuda but no GPU is visible to this process"
-                                                : "train.device is cuda but this build has no CUDA backend");
+}
+
+void require_visible_gpu(int gpu) {
+  if (!cuda_backend_built()) throw std::runtime_error("train.device is cuda but this build has no CUDA backend");
+  const int visible = visible_gpu_count();
+  if (visible == 0) throw std::runtime_error("train.device is cuda but no GPU is visible to this process");
+  if (gpu < 0 || gpu >= visible)
+    throw std::runtime_error(fmt::format("GPU {} was asked for but this process sees {} (CUDA_VISIBLE_DEVICES)", gpu, visible));
 }
 
 }  // namespace db

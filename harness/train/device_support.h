@@ -20,7 +20,9 @@ void require_cuda_build();
 void require_gpu_mixer(const std::string& mixer);
 // throws ConfigError naming a model.* setting that the GPU backend does not implement
 void require_gpu_model(const Options& model);
-// throws std::runtime_error when no GPU is visible (the sweep's pre-flight for device cuda)
-void require_visible_gpu();
+// GPUs visible to this process (0 in a build without CUDA)
+int visible_gpu_count();
+// throws std::runtime_error when GPU `gpu` is not visible (checked as a cuda run starts)
+void require_visible_gpu(int gpu);
 
 }  // namespace db

@@ -31,6 +31,7 @@ struct TrainHooks {
   bool quiet = false;          // no progress output at all
   bool live = false;           // redraw one progress line (stderr is a terminal)
   int threads = 0;             // OpenMP threads; 0 = all cores
+  int gpu = 0;                 // the GPU a train.device: cuda run uses (its job slot's, job_slots.h)
   std::string progress_label;  // prefix for progress lines, e.g. the run slug
   // a checkpoint that cannot be read moves to <run>/damaged-<n>/ and the run starts again; otherwise
   // it is an error that names the file and this remedy (`deltabench run --restart-damaged`)

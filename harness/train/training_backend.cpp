@@ -39,12 +39,12 @@ class CpuTrainingBackend : public TrainingBackend {
 
 }  // namespace
 
-std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, Model& model, AdamW& optimizer,
-                                                       double grad_clip) {
+std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, int gpu, Model& model,
+                                                       AdamW& optimizer, double grad_clip) {
   if (device == "cpu") return std::make_unique<CpuTrainingBackend>(model, optimizer, grad_clip);
-  require_visible_gpu();
+  require_visible_gpu(gpu);
 #ifdef DELTABENCH_HAVE_CUDA
-  return make_gpu_training_backend(model, optimizer, grad_clip);
+  return make_gpu_training_backend(gpu, model, optimizer, grad_clip);
 #else
   return nullptr;  // unreachable: require_visible_gpu throws in a build without CUDA
 #endif

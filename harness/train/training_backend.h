@@ -30,13 +30,14 @@ class TrainingBackend {
   virtual void to_host() = 0;
 };
 
-// device "cpu" or "cuda" (train.device); throws std::runtime_error when cuda cannot be used here
-std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, Model& model, AdamW& optimizer,
-                                                       double grad_clip);
+// device "cpu" or "cuda" (train.device), and for cuda which GPU; throws std::runtime_error when that
+// GPU cannot be used here
+std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, int gpu, Model& model,
+                                                       AdamW& optimizer, double grad_clip);
 
 #ifdef DELTABENCH_HAVE_CUDA
 // harness/train/cuda/gpu_training_backend.cpp
-std::unique_ptr<TrainingBackend> make_gpu_training_backend(Model& model, AdamW& optimizer, double grad_clip);
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip);
 #endif
 
 }  // namespace db

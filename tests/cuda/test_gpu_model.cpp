@@ -179,8 +179,8 @@ TEST(GpuTraining, LossCurveTracksTheCpu) {
   Model cpu_model(config), gpu_model(config);
   cpu_model.initialize(3), gpu_model.initialize(3);
   AdamW cpu_opt(cpu_model.params(), {0.9, 0.999, 1e-8, 0.1}), gpu_opt(gpu_model.params(), {0.9, 0.999, 1e-8, 0.1});
-  auto cpu = make_training_backend("cpu", cpu_model, cpu_opt, 1.0);
-  auto gpu = make_training_backend("cuda", gpu_model, gpu_opt, 1.0);
+  auto cpu = make_training_backend("cpu", 0, cpu_model, cpu_opt, 1.0);
+  auto gpu = make_training_backend("cuda", 0, gpu_model, gpu_opt, 1.0);
   double worst = 0;
   for (int step = 0; step < 300; ++step) {
     const Batch3 b3 = copy_batch(100 + step);

@@ -24,11 +24,11 @@ using cuda::PinnedBuffer;
 
 class GpuTrainingBackend : public TrainingBackend {
  public:
-  GpuTrainingBackend(Model& model, AdamW& optimizer, double grad_clip, AdamWConfig config)
+  GpuTrainingBackend(int gpu, Model& model, AdamW& optimizer, double grad_clip, AdamWConfig config)
       : model_(model),
         host_optimizer_(optimizer),
         grad_clip_(grad_clip),
-        ctx_(0),
+        ctx_(gpu),
         params_(model.params(), ctx_),
         gpu_(ctx_, model, params_),
         optimizer_(params_, ctx_, config),
@@ -118,8 +118,8 @@ class GpuTrainingBackend : public TrainingBackend {
 
 }  // namespace
 
-std::unique_ptr<TrainingBackend> make_gpu_training_backend(Model& model, AdamW& optimizer, double grad_clip) {
-  return std::make_unique<GpuTrainingBackend>(model, optimizer, grad_clip, optimizer.config());
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip) {
+  return std::make_unique<GpuTrainingBackend>(gpu, model, optimizer, grad_clip, optimizer.config());
 }
 
 }  // namespace db

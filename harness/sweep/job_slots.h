@@ -1,0 +1,33 @@
+// job_slots.h: how many runs a sweep trains at once, and which GPU each of those job slots uses.
+//
+// A sweep's runs are taken by `jobs` worker threads; worker j is job slot j. On the CPU the slots
+// share the cores. When any run of the sweep trains on cuda, slot j trains on GPU j % gpus, so the
+// runs in flight spread evenly over the GPUs this process sees (CUDA_VISIBLE_DEVICES narrows them),
+// and by default there are as many slots as GPUs times `runs_per_gpu` (1 unless asked: several
+// small models fit on one GPU, which their kernel launches alone would leave mostly idle).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace db {
+
+struct JobSlotRequest {
+  int jobs = 0;          // --jobs; 0 = not given
+  int runs_per_gpu = 0;  // --runs-per-gpu; 0 = not given (1)
+  int gpus = 0;          // GPUs visible to this process
+  bool uses_gpu = false; // some run of the sweep has train.device: cuda
+};
+
+struct JobSlots {
+  int jobs = 1;
+  std::vector<int> gpu_of_slot;  // [jobs]: the GPU slot j trains on (0 when the sweep uses none)
+  int gpus = 0;                  // GPUs the slots spread over; 0 when no run trains on one
+  std::string describe() const;  // "2 jobs", "8 jobs on 4 GPUs"
+};
+
+// Throws std::invalid_argument for --runs-per-gpu given together with --jobs (one says how many
+// runs, the other derives it), or given for a sweep that trains on no GPU.
+JobSlots plan_job_slots(const JobSlotRequest& request);
+
+}  // namespace db

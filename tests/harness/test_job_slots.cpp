@@ -1,0 +1,127 @@
+// test_job_slots.cpp: how --jobs and --runs-per-gpu become job slots and GPUs, with faked GPU counts
+// (the machines that run the tests have none, or one), and that the sweep runner gives each slot's
+// runs that slot's GPU, so no GPU ever holds more runs at once than asked.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <fstream>
+#include <latch>
+#include <mutex>
+#include <stdexcept>
+
+#include "harness/config/experiment_file.h"
+#include "harness/sweep/expansion.h"
+#include "harness/sweep/job_slots.h"
+#include "harness/sweep/runner.h"
+#include "harness_test_support.h"
+
+namespace db {
+namespace {
+
+JobSlots plan(int jobs, int runs_per_gpu, int gpus, bool uses_gpu) {
+  return plan_job_slots(JobSlotRequest{jobs, runs_per_gpu, gpus, uses_gpu});
+}
+
+TEST(JobSlots, CpuSweepsRunOneJobUnlessAskedAndUseNoGpu) {
+  for (int gpus : {0, 1, 8}) {
+    EXPECT_EQ(plan(0, 0, gpus, false).jobs, 1);
+    const JobSlots three = plan(3, 0, gpus, false);
+    EXPECT_EQ(three.jobs, 3);
+    EXPECT_EQ(three.gpus, 0);
+    EXPECT_EQ(three.gpu_of_slot, (std::vector<int>{0, 0, 0}));
+    EXPECT_EQ(three.describe(), "3 jobs");
+  }
+}
+
+TEST(JobSlots, CudaSweepsDefaultToOneRunPerGpu) {
+  for (int gpus : {1, 2, 4, 8}) {
+    const JobSlots slots = plan(0, 0, gpus, true);
+    EXPECT_EQ(slots.jobs, gpus);
+    ASSERT_EQ(slots.gpu_of_slot.size(), static_cast<size_t>(gpus));
+    for (int j = 0; j < gpus; ++j) EXPECT_EQ(slots.gpu_of_slot[static_cast<size_t>(j)], j);
+  }
+  EXPECT_EQ(plan(0, 0, 4, true).describe(), "4 jobs on 4 GPUs");
+  EXPECT_EQ(plan(0, 0, 1, true).describe(), "1 job on 1 GPU");
+}
+
+TEST(JobSlots, RunsPerGpuMultipliesTheSlotsAndKeepsTheGpusEven) {
+  const JobSlots slots = plan(0, 3, 4, true);
+  EXPECT_EQ(slots.jobs, 12);
+  std::array<int, 4> per_gpu{};
+  for (int g : slots.gpu_of_slot) ++per_gpu.at(static_cast<size_t>(g));
+  EXPECT_EQ(per_gpu, (std::array<int, 4>{3, 3, 3, 3}));
+  // the first slots (those a short sweep uses) land on different GPUs
+  EXPECT_EQ(std::vector<int>(slots.gpu_of_slot.begin(), slots.gpu_of_slot.begin() + 4), (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(JobSlots, ExplicitJobsAreTakenInTurnOverTheGpus) {
+  EXPECT_EQ(plan(5, 0, 2, true).gpu_of_slot, (std::vector<int>{0, 1, 0, 1, 0}));
+  EXPECT_EQ(plan(2, 0, 8, true).gpu_of_slot, (std::vector<int>{0, 1}));  // fewer jobs than GPUs: GPUs left idle
+  EXPECT_EQ(plan(5, 0, 2, true).describe(), "5 jobs on 2 GPUs");
+}
+
+TEST(JobSlots, NoVisibleGpuLeavesTheRunsToRefuseThemselves) {
+  // the count is 0 on a machine without a GPU; each cuda run then fails naming the missing GPU
+  const JobSlots slots = plan(0, 0, 0, true);
+  EXPECT_EQ(slots.jobs, 1);
+  EXPECT_EQ(slots.gpus, 0);
+}
+
+TEST(JobSlots, ConflictingOrMisplacedRequestsAreRefused) {
+  EXPECT_THROW(plan(4, 2, 2, true), std::invalid_argument);   // both say how many jobs
+  EXPECT_THROW(plan(0, 2, 2, false), std::invalid_argument);  // no run trains on a GPU
+}
+
+TEST(JobSlots, TheRunnerKeepsEachSlotOnItsGpu) {
+  // 12 runs, 2 per GPU on 4 faked GPUs: the trainer holds its first 8 runs until all 8 are in
+  // flight, so all 8 slots are busy at once, then checks that no GPU ever had more than 2
+  const Experiment ex = parse_experiment(R"(name: gpus
+task: recall
+model: {mixer: deltanet}
+train: {epochs: 1}
+seeds: [1, 2]
+sweep:
+  grid: {model.d_model: [16, 32, 64], train.lr: [1e-3, 1e-2]}
+)", "gpus.yaml");
+  const std::vector<ResolvedConfig> runs = expand_experiment(ex, {}, test::fake_catalog()).runs;
+  ASSERT_EQ(runs.size(), 12u);
+  const JobSlots slots = plan(0, 2, 4, true);
+
+  std::latch all_in_flight(slots.jobs);
+  std::atomic<int> started{0};
+  std::array<std::atomic<int>, 4> in_flight{};
+  std::array<std::atomic<int>, 4> most{};
+  std::mutex mutex;
+  std::vector<int> gpu_of_run;
+  const TrainFunction train = [&](const ResolvedConfig&, const std::filesystem::path& dir, const TrainHooks& hooks) {
+    const size_t g = static_cast<size_t>(hooks.gpu);
+    const int now = ++in_flight.at(g);
+    for (int seen = most[g].load(); now > seen && !most[g].compare_exchange_weak(seen, now);) {
+    }
+    if (started++ < slots.jobs) all_in_flight.arrive_and_wait();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      gpu_of_run.push_back(hooks.gpu);
+    }
+    std::ofstream(dir / "curve.csv") << "step,score\n1,0.5\n";
+    --in_flight[g];
+    RunOutcome outcome;
+    outcome.metrics["score"] = 0.5;
+    return outcome;
+  };
+
+  test::TempDir tmp;
+  RunStore store(tmp.path);
+  SweepRunOptions options;
+  options.jobs = slots.jobs;
+  options.gpu_of_slot = slots.gpu_of_slot;
+  options.quiet = true;
+  std::ostringstream log;
+  EXPECT_EQ(run_sweep(runs, store, train, options, log).done, 12u);
+  ASSERT_EQ(gpu_of_run.size(), 12u);
+  for (size_t g = 0; g < 4; ++g) EXPECT_EQ(most[g].load(), 2) << "GPU " << g;
+}
+
+}  // namespace
+}  // namespace db
