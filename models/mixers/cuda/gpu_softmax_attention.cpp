@@ -10,11 +10,13 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "models/cuda/blas.h"
 #include "models/cuda/gpu_module.h"
+#include "models/layers/cuda/rope.h"
 #include "models/mixers/cuda/softmax_attention.h"
 
 namespace db::cuda {
@@ -27,15 +29,16 @@ class GpuSoftmaxAttention : public GpuModule {
       : ctx_(ctx),
         D_(d_model),
         H_(static_cast<int>(o.get_int("num_heads"))),
-        window_(static_cast<int>(o.get_int("window"))),
-        rope_(o.get_bool("rope")),
-        rope_base_(o.get_double("rope_base")) {
+        window_(static_cast<int>(o.get_int("window"))) {
     // the CPU mixer's checks (it has normally refused these already)
     if (H_ < 1 || d_model % H_ != 0)
       throw ConfigError("num_heads", fmt::format("d_model {} must be divisible by num_heads {}", d_model, H_));
     if (window_ < 0) throw ConfigError("window", "'window' must be >= 0 (0 = full attention)");
     K_ = d_model / H_;
-    if (rope_ && K_ % 2) throw ConfigError("rope", "RoPE needs an even head dimension");
+    if (o.get_bool("rope")) {
+      if (K_ % 2) throw ConfigError("rope", "RoPE needs an even head dimension");
+      rotary_.emplace(K_, o.get_double("rope_base"));
+    }
     const size_t HK = static_cast<size_t>(H_) * K_;
     wq_ = weight(params, "q_proj.weight", HK * D_);
     wk_ = weight(params, "k_proj.weight", HK * D_);
@@ -57,10 +60,9 @@ class GpuSoftmaxAttention : public GpuModule {
     linear_forward(ctx_, x, wq_.value, q, rows, D_, HK);
     linear_forward(ctx_, x, wk_.value, k, rows, D_, HK);
     linear_forward(ctx_, x, wv_.value, v, rows, D_, HK);
-    if (rope_) {
-      ensure_rope_table(T);
-      attention::rope_rotate(ctx_, q, cos_.data(), sin_.data(), B, T, H_, K_, 1.f);
-      attention::rope_rotate(ctx_, k, cos_.data(), sin_.data(), B, T, H_, K_, 1.f);
+    if (rotary_) {
+      rotary_->forward(ctx_, q, B, T, H_);
+      rotary_->forward(ctx_, k, B, T, H_);
     }
     float* probs = probs_.resize(static_cast<size_t>(B) * H_ * T * T);
     // scores = scale q k^T, then the masked softmax in place
@@ -108,9 +110,9 @@ class GpuSoftmaxAttention : public GpuModule {
       gemm_strided_batched(ctx_, true, false, T, K_, T, 1.f, dscore + tt0, T, tt_stride, q + hk0, HK, hk_stride, 0.f,
                            dk + hk0, HK, hk_stride, batch);
     });
-    if (rope_) {
-      attention::rope_rotate(ctx_, dq, cos_.data(), sin_.data(), B, T, H_, K_, -1.f);
-      attention::rope_rotate(ctx_, dk, cos_.data(), sin_.data(), B, T, H_, K_, -1.f);
+    if (rotary_) {
+      rotary_->backward(ctx_, dq, B, T, H_);
+      rotary_->backward(ctx_, dk, B, T, H_);
     }
     const float* x = x_.data();
     linear_backward_weight(ctx_, x, dq, wq_.grad, rows, D_, HK);
@@ -132,13 +134,7 @@ class GpuSoftmaxAttention : public GpuModule {
 
   float scale() const { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(K_))); }
 
-  // the cos/sin tables for positions 0..T-1 (recomputed whole when T grows: resize keeps nothing)
-  void ensure_rope_table(int T) {
-    if (T <= rope_len_) return;
-    const size_t n = static_cast<size_t>(T) * (K_ / 2);
-    attention::rope_table(ctx_, cos_.resize(n), sin_.resize(n), T, K_, rope_base_);
-    rope_len_ = T;
-  }
+
 
   // f(hk0, hk_stride, tt0, tt_stride, batch) for each strided-batched call covering the B*H
   // (batch, head) products: hk0 / hk_stride locate the head's [T, K] block in the [B*T, H*K]
@@ -156,13 +152,10 @@ class GpuSoftmaxAttention : public GpuModule {
   const Context& ctx_;
   int D_, H_, K_ = 0;
   int window_;  // 0 = full causal attention
-  bool rope_;
-  double rope_base_;
+  std::optional<GpuRope> rotary_;  // with rope: true
   DeviceParam wq_, wk_, wv_, wo_;
 
   int B_ = 0, T_ = 0;
-  int rope_len_ = 0;
-  DeviceBuffer<float> cos_, sin_;            // [rope_len_, K/2]
   DeviceBuffer<float> x_;                    // [B*T, D]
   DeviceBuffer<float> q_, k_, v_;            // [B*T, H*K] (q, k after RoPE)
   DeviceBuffer<float> probs_;                // [B, H, T, T]

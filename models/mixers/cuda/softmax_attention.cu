@@ -1,4 +1,4 @@
-// softmax_attention.cu (cuda): RoPE and the masked softmax of softmax attention (see the header).
+// softmax_attention.cu (cuda): the masked softmax of softmax attention (see the header).
 #include "models/mixers/cuda/softmax_attention.h"
 
 #include <cmath>
@@ -8,36 +8,6 @@
 namespace db::cuda::attention {
 
 namespace {
-
-// one thread per table entry (p, i)
-__global__ void rope_table_kernel(float* cos_t, float* sin_t, int len, int K, double base) {
-  const int K2 = K / 2;
-  const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= static_cast<long long>(len) * K2) return;
-  const int p = static_cast<int>(idx / K2), i = static_cast<int>(idx % K2);
-  // the CPU's expression, term for term (models/layers/rope.cpp)
-  const double angle = p * pow(base, -2.0 * i / K);
-  cos_t[idx] = static_cast<float>(cos(angle));
-  sin_t[idx] = static_cast<float>(sin(angle));
-}
-
-// one thread per rotated pair (row, head, i)
-__global__ void rope_rotate_kernel(float* x, const float* cos_t, const float* sin_t, long long rows, int T, int H,
-                                   int K, float sign) {
-  const int K2 = K / 2;
-  const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= rows * H * K2) return;
-  const int i = static_cast<int>(idx % K2);
-  const long long rh = idx / K2;
-  const int h = static_cast<int>(rh % H);
-  const long long r = rh / H;
-  const long long p = r % T;
-  float* v = x + r * H * K + static_cast<long long>(h) * K;
-  const float c = cos_t[p * K2 + i], sn = sign * sin_t[p * K2 + i];
-  const float a = v[i], b = v[i + K2];
-  v[i] = a * c - b * sn;
-  v[i + K2] = b * c + a * sn;
-}
 
 __device__ __forceinline__ float warp_max(float v) {
   for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
@@ -100,22 +70,6 @@ int row_threads(int T) {
 }
 
 }  // namespace
-
-void rope_table(const Context& ctx, float* cos_table, float* sin_table, int len, int head_dim, double base) {
-  const size_t n = static_cast<size_t>(len) * (head_dim / 2);
-  if (n == 0) return;
-  rope_table_kernel<<<blocks_for(n), kThreads, 0, ctx.stream()>>>(cos_table, sin_table, len, head_dim, base);
-  DB_CUDA_CHECK_LAUNCH();
-}
-
-void rope_rotate(const Context& ctx, float* x, const float* cos_table, const float* sin_table, int B, int T, int H,
-                 int head_dim, float sign) {
-  const long long rows = static_cast<long long>(B) * T;
-  const size_t n = static_cast<size_t>(rows) * H * (head_dim / 2);
-  if (n == 0) return;
-  rope_rotate_kernel<<<blocks_for(n), kThreads, 0, ctx.stream()>>>(x, cos_table, sin_table, rows, T, H, head_dim, sign);
-  DB_CUDA_CHECK_LAUNCH();
-}
 
 void masked_softmax_forward(const Context& ctx, float* probs, int BH, int T, int window) {
   const long long rows = static_cast<long long>(BH) * T;

@@ -1,7 +1,7 @@
-// softmax_attention.h (cuda): the kernels of softmax attention's CUDA half (gpu_softmax_attention.cpp).
+// softmax_attention.h (cuda): the masked softmax of softmax attention's CUDA half (gpu_softmax_attention.cpp).
 //
 // Plain device pointers, queued on the context's stream; the GEMMs of the mixer go through blas.h,
-// these are the pieces around them. Shapes as in models/mixers/softmax_attention.h: q, k, v are
+// RoPE is models/layers/cuda/rope.h; these are the pieces around them. Shapes as in models/mixers/softmax_attention.h: q, k, v are
 // [B*T, H*K] (row stride H*K); the probabilities are [B*H, T, T], row (bh, t) holding query t's
 // weights over keys 0..T-1. Query t sees keys first(t)..t, first(t) = max(0, t - window + 1) with a
 // window and 0 without (window 0); every other entry of its row is 0. No atomics: each row is
@@ -12,16 +12,6 @@
 #include "models/cuda/runtime.h"
 
 namespace db::cuda::attention {
-
-// RoPE tables cos_table, sin_table [len, K/2] for positions 0..len-1, head dim K (even): angle p * base^(-2i/K),
-// in double and rounded to float, as models/layers/rope.cpp
-void rope_table(const Context& ctx, float* cos_table, float* sin_table, int len, int head_dim, double base);
-
-// x [B*T, H*K] rotated in place, row r at position r % T (half-split pairs (i, i + K/2), as
-// models/layers/rope.h); sign +1 is the forward rotation, -1 its inverse (the backward).
-// cos_table, sin_table: from rope_table with len >= T.
-void rope_rotate(const Context& ctx, float* x, const float* cos_table, const float* sin_table, int B, int T, int H,
-                 int head_dim, float sign);
 
 // probs [BH, T, T]: the scaled scores in, the masked softmax of every row out (masked entries 0)
 void masked_softmax_forward(const Context& ctx, float* probs, int BH, int T, int window);
