@@ -40,13 +40,24 @@ def curve_without_timing(path: Path) -> list:
 
 
 def table_cells(path: Path) -> dict:
+    """{(row labels, column): value}. The leading columns are the row labels (the report's rows keys,
+    named plainly); the value columns are named key=value."""
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
+    header = rows[0]
+    labels = next((i for i, name in enumerate(header) if "=" in name), len(header))
     cells = {}
     for row in rows[1:]:
-        for name, value in zip(rows[0][1:], row[1:]):
-            cells[(row[0], name)] = value
+        for name, value in zip(header[labels:], row[labels:]):
+            cells[(tuple(row[:labels]), name)] = value
     return cells
+
+
+def cell_difference(a: str, b: str) -> float:
+    try:
+        return abs(float(a) - float(b))
+    except ValueError:  # an empty cell (no run) on one side
+        return 0.0 if a == b else float("inf")
 
 
 def build_of(folder: Path) -> str:
@@ -83,7 +94,7 @@ def main() -> int:
     if set(new_cells) != set(ref_cells):
         table_text = "the tables have different rows or columns"
     else:
-        largest = max(abs(float(new_cells[k]) - float(ref_cells[k])) for k in new_cells)
+        largest = max(cell_difference(new_cells[k], ref_cells[k]) for k in new_cells)
         table_text = f"largest table difference {largest:.4g}"
     print(f"compare: differs from {ref}: {table_text}; {len(problems)} of {len(set(new_runs) | set(ref_runs))} runs differ")
     for p in problems:

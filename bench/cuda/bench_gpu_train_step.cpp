@@ -2,7 +2,8 @@
 //
 // TrainStep/<mixer>/d<D>: one full training step through the GPU training backend (the batch
 // staged and uploaded, forward, backward, clipping, AdamW, the loss read back) on the MQAR
-// reference model (bench/model_flops.h) at B 64, T 256 with the loss at every position, fp32.
+// reference model (bench/model_flops.h) at B 64, T 256 with the loss at every position, fp32,
+// replayed as a CUDA graph as in training; TrainStepEager/deltanet the same launched call by call.
 // DeltaRuleKernel: the gated delta rule kernel alone, forward + backward, at fla's benchmark shape
 // (B 8, H 2, T 2048, K = V = 64), so bench/peers/fla_speed.py's chunk_delta_rule is its peer.
 // Reported: tokens/s; model GFLOP/s and that as a fraction of this GPU's fp32 GEMM rate, measured
@@ -48,18 +49,18 @@ void BM_GpuGemm(benchmark::State& state) {
   state.SetLabel(cuda::device_description());
 }
 
-void BM_TrainStep(benchmark::State& state, std::string mixer) {
+void BM_TrainStep(benchmark::State& state, std::string mixer, bool graphs) {
   constexpr int B = 64, T = 256, N = 8192;
   const int D = static_cast<int>(state.range(0));
   Model model(bench::reference_config(mixer, D));
   model.initialize(1);
   AdamW optimizer(model.params(), {0.9, 0.999, 1e-8, 0.1});
-  auto backend = make_training_backend("cuda", 0, model, optimizer, 1.0);
+  auto backend = make_gpu_training_backend(0, model, optimizer, 1.0, graphs);
   Rng rng(3);
   Batch batch{B, T, std::vector<int32_t>(B * T), std::vector<int32_t>(B * T)};
   for (auto& t : batch.tokens) t = static_cast<int32_t>(rng.below(N));
   for (auto& t : batch.targets) t = static_cast<int32_t>(rng.below(N));
-  backend->train_step(batch, 1e-3);  // shapes allocated outside the timing
+  for (int warm_up = 0; warm_up < 2; ++warm_up) backend->train_step(batch, 1e-3);  // allocated and captured
   for (auto _ : state) benchmark::DoNotOptimize(backend->train_step(batch, 1e-3));
   const double flops = bench::step_flops_per_token(model, mixer, T) * B * T;
   state.counters["tokens/s"] = benchmark::Counter(double(B) * T, benchmark::Counter::kIsIterationInvariantRate);
@@ -105,8 +106,10 @@ void BM_DeltaRuleKernel(benchmark::State& state) {
 void register_benchmarks() {
   benchmark::RegisterBenchmark("GpuGemm", BM_GpuGemm)->Iterations(1);
   for (const char* mixer : {"deltanet", "gated_deltanet", "linear_attention", "softmax_attention"})
-    benchmark::RegisterBenchmark((std::string("TrainStep/") + mixer).c_str(), BM_TrainStep, std::string(mixer))
+    benchmark::RegisterBenchmark((std::string("TrainStep/") + mixer).c_str(), BM_TrainStep, std::string(mixer), true)
         ->ArgName("d")->Arg(64)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+  benchmark::RegisterBenchmark("TrainStepEager/deltanet", BM_TrainStep, std::string("deltanet"), false)
+      ->ArgName("d")->Arg(64)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
   benchmark::RegisterBenchmark("DeltaRuleKernel", BM_DeltaRuleKernel)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 }
 

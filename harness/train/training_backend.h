@@ -36,8 +36,11 @@ std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device
                                                        AdamW& optimizer, double grad_clip);
 
 #ifdef DELTABENCH_HAVE_CUDA
-// harness/train/cuda/gpu_training_backend.cpp
-std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip);
+// harness/train/cuda/gpu_training_backend.cpp. With `graphs` each step shape's work is captured
+// once as a CUDA graph and replayed (models/cuda/step_graphs.h): the same bits as without, fewer
+// launches. make_training_backend always uses them; tests compare both.
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip,
+                                                           bool graphs = true);
 #endif
 
 }  // namespace db

@@ -36,6 +36,13 @@ std::string device_description() {
 }
 
 namespace {
+thread_local uint64_t allocations_in_thread = 0;
+}  // namespace
+
+uint64_t allocations_made_by_this_thread() { return allocations_in_thread; }
+void count_allocation() { ++allocations_in_thread; }
+
+namespace {
 // cuBLAS's recommended workspace for Hopper; given once so that no call allocates
 constexpr size_t kBlasWorkspaceBytes = size_t(32) << 20;
 }  // namespace

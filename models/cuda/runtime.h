@@ -30,6 +30,12 @@ int device_count();
 // "NVIDIA H200 (sm_90, 132 SMs)" for the current device
 std::string device_description();
 
+// How many device allocations this host thread has made (DeviceBuffer growth). A captured CUDA
+// graph holds raw pointers, so a graph captured before the count moved may point at freed memory
+// (step_graphs.h). Per thread because every run of a sweep allocates in its own worker thread.
+uint64_t allocations_made_by_this_thread();
+void count_allocation();
+
 // A growable array in device memory. resize() keeps nothing when it grows (buffers are outputs
 // or scratch, rewritten every step); it never shrinks, so a loop over one shape allocates once.
 template <class T>
@@ -56,6 +62,7 @@ class DeviceBuffer {
     if (n > capacity_) {
       release();
       DB_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+      count_allocation();
       capacity_ = n;
     }
     size_ = n;

@@ -373,14 +373,14 @@ TEST(GpuAdamW, DeviceLearningRateGivesTheHostArgumentsBitsAndStateRoundTrips) {
   DeviceParams a(arena, ctx), b(arena, ctx);
   GpuAdamW opt_a(a, ctx, kAdamW), opt_b(b, ctx, kAdamW);
   const size_t n = arena.size();
-  DeviceBuffer<float> lr_device(1);
-  const float lrs[4] = {0.0078125f, 0.00390625f, 0.001953125f, 0.0009765625f};  // exact in float and double
+  DeviceBuffer<double> lr_device(1);
+  const double lrs[4] = {3e-3, 2.9e-3, 1e-3, 7.3e-4};  // none exact in binary: the device must read them as doubles
   auto step_both = [&](GpuAdamW& first, GpuAdamW& second, int k) {
     const auto g = step_gradients(n, k);
     upload(g.data(), a.grads(), n, ctx.stream());
     upload(g.data(), b.grads(), n, ctx.stream());
     upload(&lrs[k], lr_device.data(), 1, ctx.stream());
-    first.step(static_cast<double>(lrs[k]));
+    first.step(lrs[k]);
     second.step_with_device_lr(lr_device.data());
     ctx.synchronize();
   };

@@ -6,7 +6,8 @@
 // and backward on the same batch (odd T, some positions without a target). The summed loss, the
 // argmax at labelled positions and every parameter gradient must agree (relative RMS 1e-5; fp32 on
 // both sides, no TF32). Then a short training run on both backends: the GPU's loss curve must
-// track the CPU's. Every test skips without a GPU.
+// track the CPU's, and a training run replayed from CUDA graphs must give the eager run's bits. Every
+// test skips without a GPU.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +24,8 @@
 #include "models/cuda/gpu_model.h"
 #include "models/cuda/gpu_module.h"
 #include "models/cuda/runtime.h"
+#include "models/cuda/step_graphs.h"
+#include "models/cuda/elementwise.h"
 #include "tests/common/relative_rms.h"
 
 namespace db::cuda {
@@ -196,6 +199,76 @@ TEST(GpuTraining, LossCurveTracksTheCpu) {
   std::printf("300 steps: largest relative loss difference %.3g, final weights relative RMS %.3g\n", worst, weights);
   EXPECT_LE(worst, 1e-2);
   EXPECT_LE(weights, 1e-2);
+}
+
+// Steps of three shapes (two sequence lengths, the second's labelled count differing), a changing
+// learning rate and an evaluation of a larger batch between steps (its buffers grow, so the graphs
+// captured before point at freed memory and must be captured again): with graphs the losses and the
+// final weights and moments are the eager backend's, bit for bit.
+TEST(GpuTraining, GraphReplayGivesTheEagerBits) {
+  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  ModelConfig config = base_config({"gated_deltanet", {{"num_heads", int64_t{2}}}});
+  Model eager_model(config), graph_model(config);
+  eager_model.initialize(5), graph_model.initialize(5);
+  const AdamWConfig adamw{0.9, 0.999, 1e-8, 0.1};
+  AdamW eager_opt(eager_model.params(), adamw), graph_opt(graph_model.params(), adamw);
+  auto eager = make_gpu_training_backend(0, eager_model, eager_opt, 1.0, false);
+  auto graphs = make_gpu_training_backend(0, graph_model, graph_opt, 1.0, true);
+  const Batch3 big_a = random_batch(7), big_b = random_batch(8);
+  std::vector<int32_t> eval_tokens = big_a.tokens, eval_targets = big_a.targets;
+  eval_tokens.insert(eval_tokens.end(), big_b.tokens.begin(), big_b.tokens.end());
+  eval_targets.insert(eval_targets.end(), big_b.targets.begin(), big_b.targets.end());
+  for (int step = 0; step < 14; ++step) {
+    const Batch3 b3 = step % 3 == 2 ? random_batch(200 + step) : copy_batch(200 + step);
+    const int T = step % 3 == 1 ? 20 : kT;  // a prefix of kB * 20 tokens is a batch of length 20
+    const Batch batch{kB, T, b3.tokens, b3.targets};
+    const double lr = 1e-3 * (1.0 + 0.1 * step);
+    EXPECT_EQ(eager->train_step(batch, lr), graphs->train_step(batch, lr)) << "step " << step;
+    if (step == 6) {
+      const Batch eval{2 * kB, kT, eval_tokens, eval_targets};
+      EXPECT_EQ(eager->evaluate_batch(eval, nullptr).loss_sum, graphs->evaluate_batch(eval, nullptr).loss_sum);
+    }
+  }
+  eager->to_host(), graphs->to_host();
+  const auto bits = [](const float* p, size_t n) { return std::vector<float>(p, p + n); };
+  const size_t n = eager_model.params().size();
+  EXPECT_EQ(bits(eager_model.params().data(), n), bits(graph_model.params().data(), n));
+  EXPECT_EQ(bits(eager_opt.second_moment().data(), n), bits(graph_opt.second_moment().data(), n));
+}
+
+// StepGraphs on its own: the first call runs eagerly, the second captures, the rest replay; a replay
+// reads what the host rewrote since; a buffer that grows is captured anew.
+TEST(StepGraphs, ReplaysReadFreshInputsAndRecaptureAfterAnAllocation) {
+  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  Context ctx;
+  StepGraphs graphs(ctx);
+  constexpr size_t n = 1000;
+  DeviceBuffer<float> sum, increment(n);
+  sum.resize(n);
+  sum.zero(ctx.stream());
+  std::vector<float> expected(n, 0.f), host(n);
+  auto accumulate = [&](int k) {
+    for (size_t i = 0; i < n; ++i) host[i] = static_cast<float>(k * 1000 + i) * 0.25f, expected[i] += host[i];
+    upload(host.data(), increment.data(), n, ctx.stream());
+    graphs.run({int64_t(n), 0, 0}, [&] { add(ctx, sum.data(), increment.data(), sum.data(), n); });
+    ctx.synchronize();
+  };
+  for (int k = 0; k < 5; ++k) accumulate(k);
+  EXPECT_EQ(graphs.replays(), 4);
+  std::vector<float> got(n);
+  download(sum.data(), got.data(), n, ctx.stream());
+  ctx.synchronize();
+  EXPECT_EQ(got, expected);
+
+  // the sum moves to a new, larger allocation; a stale graph would keep adding into the freed one
+  sum.resize(4 * n);
+  sum.zero(ctx.stream());
+  std::fill(expected.begin(), expected.end(), 0.f);
+  for (int k = 0; k < 3; ++k) accumulate(k);
+  EXPECT_EQ(graphs.replays(), 7);
+  download(sum.data(), got.data(), n, ctx.stream());
+  ctx.synchronize();
+  EXPECT_EQ(got, expected);
 }
 
 }  // namespace

@@ -2,8 +2,9 @@
 //
 // The host builds each batch (tokens, and the flat positions that carry a target with those
 // targets), checks the ids as the CPU model would, stages them in pinned memory and copies them up
-// asynchronously; the step (forward, backward, clipping, AdamW) is queued behind the copies, and
-// the host waits only for the loss at the end of the step.
+// asynchronously, with the step's learning rate; the step (forward, backward, clipping, AdamW) is
+// queued behind the copies as one CUDA graph per batch shape (models/cuda/step_graphs.h), and the
+// host waits only for the loss at the end of the step.
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "models/cuda/device_params.h"
 #include "models/cuda/gpu_model.h"
 #include "models/cuda/runtime.h"
+#include "models/cuda/step_graphs.h"
 #include "models/optim/cuda/gpu_adamw.h"
 
 namespace db {
@@ -24,25 +26,35 @@ using cuda::PinnedBuffer;
 
 class GpuTrainingBackend : public TrainingBackend {
  public:
-  GpuTrainingBackend(int gpu, Model& model, AdamW& optimizer, double grad_clip, AdamWConfig config)
+  GpuTrainingBackend(int gpu, Model& model, AdamW& optimizer, double grad_clip, AdamWConfig config, bool graphs)
       : model_(model),
         host_optimizer_(optimizer),
         grad_clip_(grad_clip),
+        use_graphs_(graphs),
         ctx_(gpu),
         params_(model.params(), ctx_),
         gpu_(ctx_, model, params_),
         optimizer_(params_, ctx_, config),
-        clipper_(ctx_) {
+        clipper_(ctx_),
+        graphs_(ctx_) {
     optimizer_.upload_state(host_optimizer_);
   }
 
   double train_step(const Batch& batch, double lr) override {
     const int M = stage(batch);
-    params_.zero_grad();
-    gpu_.forward_loss(tokens_.data(), batch.B, batch.T, labelled_.data(), targets_.data(), M, true);
-    gpu_.backward();
-    if (grad_clip_ > 0) clipper_.clip(params_.grads(), params_.size(), grad_clip_);
-    optimizer_.step(lr);
+    *host_lr_.resize(1) = lr;
+    cuda::upload(host_lr_.data(), lr_.resize(1), 1, ctx_.stream());
+    const auto step = [&] {
+      params_.zero_grad();
+      gpu_.forward_loss(tokens_.data(), batch.B, batch.T, labelled_.data(), targets_.data(), M, true);
+      gpu_.backward();
+      if (grad_clip_ > 0) clipper_.clip(params_.grads(), params_.size(), grad_clip_);
+      optimizer_.step_with_device_lr(lr_.data());
+    };
+    if (use_graphs_)
+      graphs_.run({batch.B, batch.T, M}, step);
+    else
+      step();
     const double loss_sum = read_loss();
     return M ? loss_sum / M : 0.0;
   }
@@ -106,20 +118,24 @@ class GpuTrainingBackend : public TrainingBackend {
   Model& model_;
   AdamW& host_optimizer_;
   double grad_clip_;
+  bool use_graphs_;
   cuda::Context ctx_;
   cuda::DeviceParams params_;
   cuda::GpuModel gpu_;
   cuda::GpuAdamW optimizer_;
   cuda::GpuGradientClipper clipper_;
+  cuda::StepGraphs graphs_;  // the step (staged batch and lr in, updated weights out) per (B, T, M)
   PinnedBuffer<int32_t> host_tokens_, host_labelled_, host_targets_, host_argmax_;  // [B*T], [M], [M], [M]
-  PinnedBuffer<double> host_loss_;                                                  // [1]
+  PinnedBuffer<double> host_loss_, host_lr_;                                        // [1], [1]
+  DeviceBuffer<double> lr_;                                                         // [1] the step's lr
   DeviceBuffer<int32_t> tokens_, labelled_, targets_;                               // [B*T], [M], [M]
 };
 
 }  // namespace
 
-std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip) {
-  return std::make_unique<GpuTrainingBackend>(gpu, model, optimizer, grad_clip, optimizer.config());
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip,
+                                                           bool graphs) {
+  return std::make_unique<GpuTrainingBackend>(gpu, model, optimizer, grad_clip, optimizer.config(), graphs);
 }
 
 }  // namespace db

@@ -5,10 +5,10 @@ namespace db::cuda {
 
 namespace {
 
-__global__ void begin_step(int64_t* step, const float* lr_device, double lr, double beta1, double beta2,
+__global__ void begin_step(int64_t* step, const double* lr_device, double lr, double beta1, double beta2,
                            double weight_decay, AdamWStepScalars* scalars) {
   const int64_t t = ++*step;
-  const double rate = lr_device ? static_cast<double>(*lr_device) : lr;
+  const double rate = lr_device ? *lr_device : lr;
   const double bias1 = 1.0 - pow(beta1, static_cast<double>(t));
   const double bias2 = 1.0 - pow(beta2, static_cast<double>(t));
   scalars->step_size = rate / bias1;
@@ -72,7 +72,7 @@ __global__ void scale_if_above(float* g, size_t n, const double* norm, double ma
 
 }  // namespace
 
-void adamw_begin_step(const Context& ctx, int64_t* step, const float* lr_device, double lr, double beta1, double beta2,
+void adamw_begin_step(const Context& ctx, int64_t* step, const double* lr_device, double lr, double beta1, double beta2,
                       double weight_decay, AdamWStepScalars* scalars) {
   begin_step<<<1, 1, 0, ctx.stream()>>>(step, lr_device, lr, beta1, beta2, weight_decay, scalars);
   DB_CUDA_CHECK_LAUNCH();

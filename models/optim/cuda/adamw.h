@@ -26,7 +26,7 @@ struct AdamWStepScalars {
 
 // one thread: ++*step, then *scalars for that step with learning rate *lr_device when lr_device is
 // non-null, else lr
-void adamw_begin_step(const Context& ctx, int64_t* step, const float* lr_device, double lr, double beta1, double beta2,
+void adamw_begin_step(const Context& ctx, int64_t* step, const double* lr_device, double lr, double beta1, double beta2,
                       double weight_decay, AdamWStepScalars* scalars);
 
 // params, grads, m, v, decay [n]: the AdamW update with the scalars of adamw_begin_step; decay[i] 1

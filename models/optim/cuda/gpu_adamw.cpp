@@ -28,7 +28,7 @@ void GpuAdamW::reset() {
   step_.zero(ctx_.stream());
 }
 
-void GpuAdamW::run_step(const float* lr_device, double lr) {
+void GpuAdamW::run_step(const double* lr_device, double lr) {
   adamw_begin_step(ctx_, step_.data(), lr_device, lr, config_.beta1, config_.beta2, config_.weight_decay,
                    scalars_.data());
   adamw_update(ctx_, params_.values(), params_.grads(), m_.data(), v_.data(), decay_.data(), params_.size(),
@@ -37,7 +37,7 @@ void GpuAdamW::run_step(const float* lr_device, double lr) {
 
 void GpuAdamW::step(double lr) { run_step(nullptr, lr); }
 
-void GpuAdamW::step_with_device_lr(const float* lr_device) {
+void GpuAdamW::step_with_device_lr(const double* lr_device) {
   if (!lr_device) throw std::invalid_argument("GpuAdamW::step_with_device_lr: null learning-rate pointer");
   run_step(lr_device, 0.0);
 }

@@ -27,7 +27,7 @@ class GpuAdamW {
   // one update from the gradients in params, learning rate lr (the host schedule's value)
   void step(double lr);
   // the same with the learning rate read from lr_device [1] when the step runs (graph replay)
-  void step_with_device_lr(const float* lr_device);
+  void step_with_device_lr(const double* lr_device);
 
   // these synchronise the stream
   int64_t steps_taken() const;
@@ -44,7 +44,7 @@ class GpuAdamW {
   void upload_state(AdamW& host);
 
  private:
-  void run_step(const float* lr_device, double lr);
+  void run_step(const double* lr_device, double lr);
   DeviceParams& params_;
   const Context& ctx_;
   AdamWConfig config_;
