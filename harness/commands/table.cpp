@@ -1,6 +1,8 @@
 // table.cpp: the `table` subcommand (see table.h).
 #include "harness/commands/table.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "common/atomic_file.h"
@@ -66,15 +68,27 @@ int table_command(const TableArgs& args, std::ostream& out, std::ostream& err) {
       }
       if (doc.IsMap()) report = parse_report(doc["report"], experiment_file.string());
     }
-    spec.rows = args.rows.empty() ? report.rows : split_commas(args.rows);
-    spec.cols = args.cols.empty() ? report.cols : split_commas(args.cols);
-    spec.best_over = args.best_over.empty() ? report.best_over : split_commas(args.best_over);
-    spec.mean_over = args.mean_over.empty() ? report.mean_over : split_commas(args.mean_over);
+    const CsvTable runs = parse_csv(csv_text);
+    // the report names keys for every profile of the file; a key that none of this folder's runs has
+    // (an option of a mixer the profile does not train) is left out, where a flag's key must exist
+    auto from_report = [&](const std::vector<std::string>& keys, const char* option) {
+      std::vector<std::string> kept;
+      for (const auto& key : keys)
+        if (runs.column(key) >= 0)
+          kept.push_back(key);
+        else
+          err << fmt::format("note: report.{} key '{}' is in no run of {}; left out\n", option, key, csv_path.string());
+      return kept;
+    };
+    spec.rows = args.rows.empty() ? from_report(report.rows, "rows") : split_commas(args.rows);
+    spec.cols = args.cols.empty() ? from_report(report.cols, "cols") : split_commas(args.cols);
+    spec.best_over = args.best_over.empty() ? from_report(report.best_over, "best_over") : split_commas(args.best_over);
+    spec.mean_over = args.mean_over.empty() ? from_report(report.mean_over, "mean_over") : split_commas(args.mean_over);
     spec.value = !args.value.empty() ? args.value : !report.value.empty() ? report.value : "score";
     if (spec.rows.empty() && spec.cols.empty())
       throw ExperimentError(Origin::from_cli("deltabench table"), "rows",
                             "say which keys form the rows (--rows model.mixer.name, or report.rows in the experiment)");
-    const PivotTable table = pivot_runs(parse_csv(csv_text), spec);
+    const PivotTable table = pivot_runs(runs, spec);
     for (const auto& w : table.warnings) err << "warning: " << w << '\n';
     const std::string markdown = pivot_markdown(table);
     write_file_atomically(root / "table.md", markdown);

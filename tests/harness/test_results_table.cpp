@@ -129,5 +129,19 @@ TEST(TableCommand, ReadsReportDefaultsAndWritesBothFiles) {
   EXPECT_NE(err3.str().find("runs.csv has no column 'nope'"), std::string::npos) << err3.str();
 }
 
+// A report written for all of a file's profiles may name a key that one profile's runs lack (an
+// option of a mixer it does not train): that key is left out with a note, the table still made.
+TEST(TableCommand, AReportKeyNoRunHasIsLeftOutWithANote) {
+  test::TempDir tmp;
+  write_file_atomically(tmp.path / "runs.csv", kRuns);
+  write_file_atomically(tmp.path / "experiment.yaml",
+                        "task: recall\nreport: {rows: [model.mixer.name, model.mixer.householder], cols: [model.d_model], "
+                        "best_over: train.lr, mean_over: seed}\n");
+  std::ostringstream out, err;
+  ASSERT_EQ(table_command(TableArgs{tmp.path.string(), {}, {}, {}, {}, ""}, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("| deltanet | 70.0 | 95.0 |"), std::string::npos) << out.str();
+  EXPECT_NE(err.str().find("report.rows key 'model.mixer.householder' is in no run"), std::string::npos) << err.str();
+}
+
 }  // namespace
 }  // namespace db
