@@ -3,7 +3,8 @@
 // TrainStep/<mixer>/d<D>: one full training step through the GPU training backend (the batch
 // staged and uploaded, forward, backward, clipping, AdamW, the loss read back) on the MQAR
 // reference model (bench/model_flops.h) at B 64, T 256 with the loss at every position, fp32,
-// replayed as a CUDA graph as in training; TrainStepEager/deltanet the same launched call by call.
+// replayed as a CUDA graph as in training; TrainStepEager/deltanet the same launched call by call;
+// TrainStepBf16/deltanet with train.precision: bf16 (bf16 GEMM operands, fp32 accumulation).
 // DeltaRuleKernel: the gated delta rule kernel alone, forward + backward, at fla's benchmark shape
 // (B 8, H 2, T 2048, K = V = 64), so bench/peers/fla_speed.py's chunk_delta_rule is its peer.
 // Reported: tokens/s; model GFLOP/s and that as a fraction of this GPU's fp32 GEMM rate, measured
@@ -22,40 +23,52 @@
 namespace db {
 namespace {
 
-// fp32 GEMM rate of cuBLAS on an 8192^3 product (no TF32), GFLOP/s
-double measure_gemm_gflops() {
+// cuBLAS's rate on an 8192^3 product, GFLOP/s: fp32 (no TF32), or bf16 operands with fp32
+// accumulation and output (the tensor-core GEMM train.precision: bf16 uses, without the rounding)
+double measure_gemm_gflops(bool bf16) {
   constexpr int n = 8192;
   cuda::Context ctx;
   cuda::DeviceBuffer<float> a(size_t(n) * n), b(size_t(n) * n), c(size_t(n) * n);
-  a.zero(ctx.stream()), b.zero(ctx.stream());
-  cuda::gemm(ctx, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);  // warm-up
+  cuda::DeviceBuffer<uint16_t> a16(size_t(n) * n), b16(size_t(n) * n);
+  a.zero(ctx.stream()), b.zero(ctx.stream()), a16.zero(ctx.stream()), b16.zero(ctx.stream());
+  const float one = 1.f, zero = 0.f;
+  auto product = [&] {
+    if (bf16)
+      DB_CUDA_CHECK(cublasGemmEx(ctx.blas(), CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b16.data(), CUDA_R_16BF, n,
+                                 a16.data(), CUDA_R_16BF, n, &zero, c.data(), CUDA_R_32F, n, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
+    else
+      cuda::gemm(ctx, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+  };
+  product();  // warm-up
   ctx.synchronize();
-  const int reps = 10;
+  const int reps = bf16 ? 50 : 10;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) cuda::gemm(ctx, false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+  for (int i = 0; i < reps; ++i) product();
   ctx.synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return 2.0 * n * n * double(n) * reps / seconds * 1e-9;
 }
 
-double gemm_rate() {
-  static const double rate = measure_gemm_gflops();
-  return rate;
+double gemm_rate(bool bf16) {
+  static const double fp32_rate = measure_gemm_gflops(false), bf16_rate = measure_gemm_gflops(true);
+  return bf16 ? bf16_rate : fp32_rate;
 }
 
 void BM_GpuGemm(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(gemm_rate());
-  state.counters["GFLOP/s"] = gemm_rate();
+  for (auto _ : state) benchmark::DoNotOptimize(gemm_rate(false));
+  state.counters["GFLOP/s"] = gemm_rate(false);
+  state.counters["bf16_GFLOP/s"] = gemm_rate(true);
   state.SetLabel(cuda::device_description());
 }
 
-void BM_TrainStep(benchmark::State& state, std::string mixer, bool graphs) {
+void BM_TrainStep(benchmark::State& state, std::string mixer, std::string precision, bool graphs) {
   constexpr int B = 64, T = 256, N = 8192;
   const int D = static_cast<int>(state.range(0));
   Model model(bench::reference_config(mixer, D));
   model.initialize(1);
   AdamW optimizer(model.params(), {0.9, 0.999, 1e-8, 0.1});
-  auto backend = make_gpu_training_backend(0, model, optimizer, 1.0, graphs);
+  auto backend = make_gpu_training_backend(BackendOptions{"cuda", 0, precision, 1.0, graphs}, model, optimizer);
   Rng rng(3);
   Batch batch{B, T, std::vector<int32_t>(B * T), std::vector<int32_t>(B * T)};
   for (auto& t : batch.tokens) t = static_cast<int32_t>(rng.below(N));
@@ -65,7 +78,7 @@ void BM_TrainStep(benchmark::State& state, std::string mixer, bool graphs) {
   const double flops = bench::step_flops_per_token(model, mixer, T) * B * T;
   state.counters["tokens/s"] = benchmark::Counter(double(B) * T, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["gemm_GFLOP/s"] = gemm_rate();
+  state.counters["gemm_GFLOP/s"] = gemm_rate(precision == "bf16");
 }
 
 void BM_DeltaRuleKernel(benchmark::State& state) {
@@ -106,9 +119,12 @@ void BM_DeltaRuleKernel(benchmark::State& state) {
 void register_benchmarks() {
   benchmark::RegisterBenchmark("GpuGemm", BM_GpuGemm)->Iterations(1);
   for (const char* mixer : {"deltanet", "gated_deltanet", "linear_attention", "softmax_attention"})
-    benchmark::RegisterBenchmark((std::string("TrainStep/") + mixer).c_str(), BM_TrainStep, std::string(mixer), true)
+    benchmark::RegisterBenchmark((std::string("TrainStep/") + mixer).c_str(), BM_TrainStep, std::string(mixer),
+                                 std::string("fp32"), true)
         ->ArgName("d")->Arg(64)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
-  benchmark::RegisterBenchmark("TrainStepEager/deltanet", BM_TrainStep, std::string("deltanet"), false)
+  benchmark::RegisterBenchmark("TrainStepEager/deltanet", BM_TrainStep, std::string("deltanet"), std::string("fp32"), false)
+      ->ArgName("d")->Arg(64)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+  benchmark::RegisterBenchmark("TrainStepBf16/deltanet", BM_TrainStep, std::string("deltanet"), std::string("bf16"), true)
       ->ArgName("d")->Arg(64)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
   benchmark::RegisterBenchmark("DeltaRuleKernel", BM_DeltaRuleKernel)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 }

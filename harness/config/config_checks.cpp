@@ -72,6 +72,8 @@ void check_train_values(const Options& t) {
   int_at_least(t, "eval_examples", 0);
   int_at_least(t, "checkpoint_interval", 0);
   int_at_least(t, "threads", 0);
+  if (t.has("precision") && t.get_string("precision") == "bf16" && t.has("device") && t.get_string("device") != "cuda")
+    throw ConfigError("precision", "bf16 runs on the GPU backend only (train.device: cuda); the CPU path is the fp32 reference");
 }
 
 }  // namespace db

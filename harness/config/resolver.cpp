@@ -176,6 +176,7 @@ std::string canonical_yaml(const ResolvedConfig& c) {
   // the default device is left out so that adding the key kept every earlier run's identity; a GPU
   // run computes in another order than the CPU, so it is a run of its own
   if (c.train.get_string("device") == "cpu") train.erase("device");
+  if (c.train.get_string("precision") == "fp32") train.erase("precision");  // likewise
   emit_values(out, train, "  ");
   out += fmt::format("seed: {}\n", c.seed);
   return out;

@@ -186,7 +186,8 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
     }
   }
   // built after the resume so that a GPU backend uploads the resumed weights and moments
-  const std::unique_ptr<TrainingBackend> backend = make_training_backend(tr.get_string("device"), hooks.gpu, model, optimizer, grad_clip);
+  const std::unique_ptr<TrainingBackend> backend = make_training_backend(
+      BackendOptions{tr.get_string("device"), hooks.gpu, tr.get_string("precision"), grad_clip}, model, optimizer);
   auto write_checkpoint = [&](int64_t at_step) {
     backend->to_host();
     recipe.step = at_step;

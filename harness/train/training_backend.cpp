@@ -39,12 +39,15 @@ class CpuTrainingBackend : public TrainingBackend {
 
 }  // namespace
 
-std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, int gpu, Model& model,
-                                                       AdamW& optimizer, double grad_clip) {
-  if (device == "cpu") return std::make_unique<CpuTrainingBackend>(model, optimizer, grad_clip);
-  require_visible_gpu(gpu);
+std::unique_ptr<TrainingBackend> make_training_backend(const BackendOptions& options, Model& model, AdamW& optimizer) {
+  if (options.device == "cpu") {
+    if (options.precision != "fp32")
+      throw std::invalid_argument("precision " + options.precision + " runs on the GPU backend only");
+    return std::make_unique<CpuTrainingBackend>(model, optimizer, options.grad_clip);
+  }
+  require_visible_gpu(options.gpu);
 #ifdef DELTABENCH_HAVE_CUDA
-  return make_gpu_training_backend(gpu, model, optimizer, grad_clip);
+  return make_gpu_training_backend(options, model, optimizer);
 #else
   return nullptr;  // unreachable: require_visible_gpu throws in a build without CUDA
 #endif

@@ -30,17 +30,25 @@ class TrainingBackend {
   virtual void to_host() = 0;
 };
 
-// device "cpu" or "cuda" (train.device), and for cuda which GPU; throws std::runtime_error when that
-// GPU cannot be used here
-std::unique_ptr<TrainingBackend> make_training_backend(const std::string& device, int gpu, Model& model,
-                                                       AdamW& optimizer, double grad_clip);
+// How a run trains (its train.* keys, and the GPU its job slot gives it).
+struct BackendOptions {
+  std::string device = "cpu";      // train.device: cpu or cuda
+  int gpu = 0;                     // cuda: which GPU
+  std::string precision = "fp32";  // train.precision; bf16 (cuda only) rounds GEMM operands to bf16
+  double grad_clip = 0.0;          // train.grad_clip; 0 = no clipping
+  // cuda: capture each step shape's work once as a CUDA graph and replay it (models/cuda/
+  // step_graphs.h), the same bits as launching it call by call; off only to compare the two
+  bool graphs = true;
+};
+
+// throws std::runtime_error when the device or GPU cannot be used here, std::invalid_argument for
+// a precision the device does not have
+std::unique_ptr<TrainingBackend> make_training_backend(const BackendOptions& options, Model& model, AdamW& optimizer);
 
 #ifdef DELTABENCH_HAVE_CUDA
-// harness/train/cuda/gpu_training_backend.cpp. With `graphs` each step shape's work is captured
-// once as a CUDA graph and replayed (models/cuda/step_graphs.h): the same bits as without, fewer
-// launches. make_training_backend always uses them; tests compare both.
-std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip,
-                                                           bool graphs = true);
+// harness/train/cuda/gpu_training_backend.cpp
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(const BackendOptions& options, Model& model,
+                                                           AdamW& optimizer);
 #endif
 
 }  // namespace db

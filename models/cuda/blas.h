@@ -3,7 +3,10 @@
 // deltabench's buffers are row-major; cuBLAS is column-major. A row-major C = op(A) op(B) is the
 // column-major C^T = op(B)^T op(A)^T, so these wrappers swap the operands and keep the caller in
 // row-major terms throughout. fp32 in, fp32 accumulate, no TF32 (the Context's math mode): for a
-// fixed GPU and cuBLAS version the results are the same bits on every run.
+// fixed GPU and cuBLAS version the results are the same bits on every run. A Context set to bf16
+// GEMM operands (train.precision: bf16) makes gemm and the Linear products round both operands to
+// bf16 first (tensor cores, fp32 accumulation and output); gemm_strided_batched (attention's
+// scores and mixing) stays fp32.
 #pragma once
 
 #include "models/cuda/runtime.h"

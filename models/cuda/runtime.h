@@ -124,6 +124,10 @@ void download(const T* device, T* host, size_t n, cudaStream_t stream) {
   if (n) DB_CUDA_CHECK(cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost, stream));
 }
 
+// The operands of blas.h's gemm (every Linear layer and the LM head): fp32, the default and the
+// CPU's arithmetic, or rounded to bf16 with fp32 accumulation and output (train.precision: bf16).
+enum class GemmOperands { fp32, bf16 };
+
 // One device, one stream, one cuBLAS handle. cuBLAS runs in its default math mode, which for
 // fp32 GEMMs means true fp32 (no TF32), so the GPU path can be compared with the CPU path.
 class Context {
@@ -139,7 +143,14 @@ class Context {
   // wait until everything queued on the stream has run (and report an asynchronous error)
   void synchronize() const;
 
+  void set_gemm_operands(GemmOperands operands) { gemm_operands_ = operands; }
+  GemmOperands gemm_operands() const { return gemm_operands_; }
+  // scratch for a GEMM's two operands rounded to bf16 (raw bits), slot 0 or 1, grown to n
+  uint16_t* bf16_scratch(int slot, size_t n) const { return bf16_scratch_[slot].resize(n); }
+
  private:
+  GemmOperands gemm_operands_ = GemmOperands::fp32;
+  mutable DeviceBuffer<uint16_t> bf16_scratch_[2];
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

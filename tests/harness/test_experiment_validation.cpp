@@ -343,6 +343,28 @@ TEST(ExperimentValidation, UnknownDeviceIsRefused) {
                           "x.yaml:3", "train.device", "tpu");
 }
 
+// bf16 exists on the GPU backend only; asked of the CPU it is refused at the key, not run as fp32
+TEST(ExperimentValidation, Bf16OnTheCpuIsRefusedAndFp32KeepsTheRunIdentity) {
+  expect_experiment_error(
+      [] { expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, precision: bf16}\n"); },
+      "x.yaml:3", "train.precision", "GPU backend only");
+  expect_experiment_error(
+      [] { expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, precision: fp16}\n"); },
+      "x.yaml:3", "train.precision", "fp16");
+  // precision: fp32, the default, is no part of a run's identity (runs made before the key existed keep
+  // their folders); bf16 is
+  const auto plain = expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1}\n");
+  const auto fp32 = expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, precision: fp32}\n");
+  ASSERT_EQ(plain.runs.size(), 1u);
+  EXPECT_EQ(plain.runs[0].hash, fp32.runs[0].hash);
+  if (cuda_backend_built()) {
+    const auto cuda = expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, device: cuda}\n");
+    const auto bf16 = expand(
+        "task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, device: cuda, precision: bf16}\n");
+    EXPECT_NE(cuda.runs[0].hash, bf16.runs[0].hash);
+  }
+}
+
 TEST(DeviceSupport, AMixerWithoutACudaHalfIsNamed) {
   try {
     require_gpu_mixer("mixer_without_a_cuda_half");

@@ -26,17 +26,21 @@ using cuda::PinnedBuffer;
 
 class GpuTrainingBackend : public TrainingBackend {
  public:
-  GpuTrainingBackend(int gpu, Model& model, AdamW& optimizer, double grad_clip, AdamWConfig config, bool graphs)
+  GpuTrainingBackend(const BackendOptions& options, Model& model, AdamW& optimizer)
       : model_(model),
         host_optimizer_(optimizer),
-        grad_clip_(grad_clip),
-        use_graphs_(graphs),
-        ctx_(gpu),
+        grad_clip_(options.grad_clip),
+        use_graphs_(options.graphs),
+        ctx_(options.gpu),
         params_(model.params(), ctx_),
         gpu_(ctx_, model, params_),
-        optimizer_(params_, ctx_, config),
+        optimizer_(params_, ctx_, optimizer.config()),
         clipper_(ctx_),
         graphs_(ctx_) {
+    if (options.precision == "bf16")
+      ctx_.set_gemm_operands(cuda::GemmOperands::bf16);
+    else if (options.precision != "fp32")
+      throw std::invalid_argument("unknown precision '" + options.precision + "' (fp32 or bf16)");
     optimizer_.upload_state(host_optimizer_);
   }
 
@@ -133,9 +137,9 @@ class GpuTrainingBackend : public TrainingBackend {
 
 }  // namespace
 
-std::unique_ptr<TrainingBackend> make_gpu_training_backend(int gpu, Model& model, AdamW& optimizer, double grad_clip,
-                                                           bool graphs) {
-  return std::make_unique<GpuTrainingBackend>(gpu, model, optimizer, grad_clip, optimizer.config(), graphs);
+std::unique_ptr<TrainingBackend> make_gpu_training_backend(const BackendOptions& options, Model& model,
+                                                           AdamW& optimizer) {
+  return std::make_unique<GpuTrainingBackend>(options, model, optimizer);
 }
 
 }  // namespace db
