@@ -219,9 +219,31 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
     return last_eval;
   };
 
+  // Steps are queued on the backend and their losses taken every steps_per_loss_read() steps and
+  // before anything that reads the state (an evaluation, a checkpoint, the end), always at the same
+  // steps, so a run's bits do not depend on timing. A non-finite loss ends the run at that step.
+  const int64_t loss_read_interval = std::max<int64_t>(1, backend->steps_per_loss_read());
+  int64_t losses_taken_through = step;  // steps whose losses are in loss_window
+  double last_loss = std::nan("");
+  auto take_losses = [&] {
+    for (const double loss : backend->take_losses()) {
+      if (!std::isfinite(loss)) {
+        step = losses_taken_through;  // the steps before it are the run's
+        outcome.status = "diverged";
+        return false;
+      }
+      ++losses_taken_through;
+      loss_window += loss;
+      ++loss_window_steps;
+      last_loss = loss;
+    }
+    return true;
+  };
+
   bool stopped_early = false;
   while (step < total_steps) {
     if (hooks.stop_requested && hooks.stop_requested()) {
+      if (!take_losses()) break;
       write_checkpoint(step);
       outcome.status = "interrupted";
       outcome.steps = step;
@@ -239,25 +261,22 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
       }
       epoch_loaded = epoch;
     }
+    // the time of a step is that of building its batch and queueing it, plus any wait for the losses
+    const auto t0 = Clock::now();
     const int64_t first = (step % steps_per_epoch) * batch_size;
     const int64_t count = std::min<int64_t>(batch_size, static_cast<int64_t>(order.size()) - first);
     make_batch(epoch_data, std::span<const int64_t>(order.data() + first, count), task->pad_token(), batch);
-
-    const auto t0 = Clock::now();
     const double lr = schedule.at(step);
-    const double loss = backend->train_step(batch, lr);
-    if (!std::isfinite(loss)) {
-      outcome.status = "diverged";
-      break;
-    }
-    train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+    backend->train_step(batch, lr);
     tokens_seen += int64_t(batch.B) * batch.T;
     ++step;
-    loss_window += loss;
-    ++loss_window_steps;
 
     const bool epoch_end = step % steps_per_epoch == 0;
     const bool do_eval = step == total_steps || (eval_interval > 0 ? step % eval_interval == 0 : epoch_end);
+    const bool do_checkpoint = checkpoint_interval > 0 && step % checkpoint_interval == 0 && step < total_steps;
+    const bool read_losses = do_eval || do_checkpoint || step % loss_read_interval == 0;
+    if (read_losses && !take_losses()) break;
+    train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     if (do_eval) {
       last_train_loss = loss_window / std::max<int64_t>(1, loss_window_steps);
       loss_window = 0.0, loss_window_steps = 0;
@@ -267,19 +286,19 @@ RunOutcome train_run(const ResolvedConfig& cfg, const fs::path& run_dir, const T
                 metric_or_nan(e.metrics, "accuracy"), tps, train_seconds);
       if (early_stop > 0 && last_score > early_stop) stopped_early = true;
     }
-    if (!hooks.quiet && (do_eval || Clock::now() - last_print > std::chrono::seconds(5))) {
+    if (!hooks.quiet && read_losses && (do_eval || Clock::now() - last_print > std::chrono::seconds(5))) {
       last_print = Clock::now();
       const double tps = tokens_seen / std::max(train_seconds, 1e-9);
       const double eta = (total_steps - step) * (train_seconds / std::max<int64_t>(1, step));
       const std::string line =
           fmt::format("{} step {}/{} loss {:.4f} score {:.4f} lr {:.2e} {} tok/s ETA {}", hooks.progress_label, step,
-                      total_steps, loss, last_score, lr, format_rate(tps), format_duration(eta));
+                      total_steps, last_loss, last_score, lr, format_rate(tps), format_duration(eta));
       if (hooks.live)
         fmt::print(stderr, "\r\033[K{}", line);
       else
         fmt::print(stderr, "{}\n", line);
     }
-    if (checkpoint_interval > 0 && step % checkpoint_interval == 0 && step < total_steps) write_checkpoint(step);
+    if (do_checkpoint) write_checkpoint(step);
     if (stopped_early) break;
   }
   if (hooks.live && !hooks.quiet) fmt::print(stderr, "\n");

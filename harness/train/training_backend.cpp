@@ -2,6 +2,7 @@
 #include "harness/train/training_backend.h"
 
 #include <cmath>
+#include <utility>
 
 #include "harness/train/device_support.h"
 
@@ -14,16 +15,23 @@ class CpuTrainingBackend : public TrainingBackend {
   CpuTrainingBackend(Model& model, AdamW& optimizer, double grad_clip)
       : model_(model), optimizer_(optimizer), grad_clip_(grad_clip) {}
 
-  double train_step(const Batch& batch, double lr) override {
+  void train_step(const Batch& batch, double lr) override {
+    if (diverged_) return;
     model_.params().zero_grad();
     const LossResult r = model_.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, true, nullptr);
     const double loss = r.count ? r.loss_sum / r.count : 0.0;
-    if (!std::isfinite(loss)) return loss;
+    losses_.push_back(loss);
+    if (!std::isfinite(loss)) {
+      diverged_ = true;
+      return;
+    }
     model_.backward();
     if (grad_clip_ > 0) clip_gradient_norm(model_.params(), grad_clip_);
     optimizer_.step(lr);
-    return loss;
   }
+
+  std::vector<double> take_losses() override { return std::exchange(losses_, {}); }
+  int64_t steps_per_loss_read() const override { return 1; }
 
   LossResult evaluate_batch(const Batch& batch, int32_t* predictions) override {
     return model_.forward_loss(batch.tokens.data(), batch.targets.data(), batch.B, batch.T, false, predictions);
@@ -35,6 +43,8 @@ class CpuTrainingBackend : public TrainingBackend {
   Model& model_;
   AdamW& optimizer_;
   double grad_clip_;
+  std::vector<double> losses_;  // of the steps since the last take_losses
+  bool diverged_ = false;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness/train/batching.h"
 #include "models/backbones/model.h"
@@ -20,10 +21,17 @@ namespace db {
 class TrainingBackend {
  public:
   virtual ~TrainingBackend() = default;
-  // zero the gradients, forward and backward on the batch, clip the gradient norm to grad_clip
-  // (0: no clipping), one AdamW step at lr. Returns the batch's mean loss over labelled positions.
-  // When that loss is not finite the run is over; the CPU then leaves the weights unchanged.
-  virtual double train_step(const Batch& batch, double lr) = 0;
+  // queue one step: zero the gradients, forward and backward on the batch, clip the gradient norm to
+  // grad_clip (0: no clipping), one AdamW step at lr. Its loss is not waited for (take_losses).
+  virtual void train_step(const Batch& batch, double lr) = 0;
+  // the mean loss over labelled positions of each step queued since the last call, in order, waiting
+  // for them. A non-finite loss ends the run; the CPU leaves the weights unchanged from that step on,
+  // the GPU may have run the steps queued after it.
+  virtual std::vector<double> take_losses() = 0;
+  // how many steps the trainer queues before it takes their losses: 1 on the CPU (a step's loss is
+  // known when it returns); more on the GPU, so that the host builds the next batches while the GPU
+  // trains and waits for it only every so many steps
+  virtual int64_t steps_per_loss_read() const = 0;
   // forward only; predictions [B*T] gets the argmax at labelled positions and -1 elsewhere
   virtual LossResult evaluate_batch(const Batch& batch, int32_t* predictions) = 0;
   // parameters and optimizer moments to the host Model and AdamW (before a checkpoint is written)

@@ -189,7 +189,8 @@ std::pair<double, double> train_beside_the_cpu(const std::string& precision) {
   for (int step = 0; step < 300; ++step) {
     const Batch3 b3 = copy_batch(100 + step);
     Batch batch{kB, kT, b3.tokens, b3.targets};
-    const double lc = cpu->train_step(batch, 1e-3), lg = gpu->train_step(batch, 1e-3);
+    cpu->train_step(batch, 1e-3), gpu->train_step(batch, 1e-3);
+    const double lc = cpu->take_losses().at(0), lg = gpu->take_losses().at(0);
     worst = std::max(worst, std::abs(lg - lc) / lc);
     if (step == 0 || step == 299) std::printf("%s step %d loss cpu %.6f gpu %.6f\n", precision.c_str(), step, lc, lg);
   }
@@ -265,7 +266,10 @@ TEST(GpuTraining, GraphReplayGivesTheEagerBits) {
     const int T = step % 3 == 1 ? 20 : kT;  // a prefix of kB * 20 tokens is a batch of length 20
     const Batch batch{kB, T, b3.tokens, b3.targets};
     const double lr = 1e-3 * (1.0 + 0.1 * step);
-    EXPECT_EQ(eager->train_step(batch, lr), graphs->train_step(batch, lr)) << "step " << step;
+    eager->train_step(batch, lr), graphs->train_step(batch, lr);
+    if (step % 4 == 3) {
+      EXPECT_EQ(eager->take_losses(), graphs->take_losses()) << "steps to " << step;
+    }
     if (step == 6) {
       const Batch eval{2 * kB, kT, eval_tokens, eval_targets};
       EXPECT_EQ(eager->evaluate_batch(eval, nullptr).loss_sum, graphs->evaluate_batch(eval, nullptr).loss_sum);

@@ -3,11 +3,16 @@
 // The host builds each batch (tokens, and the flat positions that carry a target with those
 // targets), checks the ids as the CPU model would, stages them in pinned memory and copies them up
 // asynchronously, with the step's learning rate; the step (forward, backward, clipping, AdamW) is
-// queued behind the copies as one CUDA graph per batch shape (models/cuda/step_graphs.h), and the
-// host waits only for the loss at the end of the step.
+// queued behind the copies as one CUDA graph per batch shape (models/cuda/step_graphs.h), and its
+// loss is copied down behind it. The host does not wait: it returns to build the next batch while
+// the GPU trains. Two staging slots take turns, so a batch is written into pinned memory only once
+// the upload of the batch before last from that slot has finished; the host waits for the GPU when
+// the trainer takes the losses (every kStepsPerLossRead steps, and before evaluating or saving).
 #include <fmt/format.h>
 
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "common/ignore_index.h"
 #include "harness/train/training_backend.h"
@@ -42,12 +47,11 @@ class GpuTrainingBackend : public TrainingBackend {
     else if (options.precision != "fp32")
       throw std::invalid_argument("unknown precision '" + options.precision + "' (fp32 or bf16)");
     optimizer_.upload_state(host_optimizer_);
+    host_losses_.resize(kStepsPerLossRead);
   }
 
-  double train_step(const Batch& batch, double lr) override {
-    const int M = stage(batch);
-    *host_lr_.resize(1) = lr;
-    cuda::upload(host_lr_.data(), lr_.resize(1), 1, ctx_.stream());
+  void train_step(const Batch& batch, double lr) override {
+    const int M = stage(batch, &lr).M;
     const auto step = [&] {
       params_.zero_grad();
       gpu_.forward_loss(tokens_.data(), batch.B, batch.T, labelled_.data(), targets_.data(), M, true);
@@ -59,12 +63,21 @@ class GpuTrainingBackend : public TrainingBackend {
       graphs_.run({batch.B, batch.T, M}, step);
     else
       step();
-    const double loss_sum = read_loss();
-    return M ? loss_sum / M : 0.0;
+    if (pending_labelled_.size() == kStepsPerLossRead) drain_losses();
+    cuda::download(gpu_.loss_sum(), host_losses_.data() + pending_labelled_.size(), 1, ctx_.stream());
+    pending_labelled_.push_back(M);
   }
 
+  std::vector<double> take_losses() override {
+    drain_losses();
+    return std::exchange(losses_, {});
+  }
+
+  int64_t steps_per_loss_read() const override { return kStepsPerLossRead; }
+
   LossResult evaluate_batch(const Batch& batch, int32_t* predictions) override {
-    const int M = stage(batch);
+    const Staged staged = stage(batch, nullptr);
+    const int M = staged.M;
     gpu_.forward_loss(tokens_.data(), batch.B, batch.T, labelled_.data(), targets_.data(), M, false);
     int32_t* argmax = host_argmax_.resize(M);
     cuda::download(gpu_.argmax(), argmax, M, ctx_.stream());
@@ -73,7 +86,7 @@ class GpuTrainingBackend : public TrainingBackend {
     r.count = M;
     if (predictions) {
       std::fill(predictions, predictions + size_t(batch.B) * batch.T, -1);
-      const int32_t* labelled = host_labelled_.data();
+      const int32_t* labelled = staged.slot->labelled.data();
       for (int m = 0; m < M; ++m) predictions[labelled[m]] = argmax[m];
     }
     return r;
@@ -85,14 +98,34 @@ class GpuTrainingBackend : public TrainingBackend {
   }
 
  private:
-  // checks and uploads the batch; returns M, the number of labelled positions
-  int stage(const Batch& batch) {
+  static constexpr size_t kStepsPerLossRead = 32;
+
+  // pinned staging of one batch (and a training step's lr), reusable once `uploaded` has passed
+  struct StagingSlot {
+    StagingSlot() { DB_CUDA_CHECK(cudaEventCreateWithFlags(&uploaded, cudaEventDisableTiming)); }
+    ~StagingSlot() { cudaEventDestroy(uploaded); }
+    StagingSlot(const StagingSlot&) = delete;
+    StagingSlot& operator=(const StagingSlot&) = delete;
+    PinnedBuffer<int32_t> tokens, labelled, targets;  // [B*T], [M], [M]
+    PinnedBuffer<double> lr;                          // [1]
+    cudaEvent_t uploaded = nullptr;
+    bool queued = false;  // `uploaded` has been recorded
+  };
+  struct Staged {
+    int M;             // labelled positions
+    StagingSlot* slot;
+  };
+
+  // checks the batch and queues its upload (and lr's, when given) from the next staging slot
+  Staged stage(const Batch& batch, const double* lr) {
     const int N = model_.config().vocab_size;
     const size_t n = size_t(batch.B) * batch.T;
-    // the staging buffers are free: every call ends by reading the loss, which waits for the stream
-    int32_t* tokens = host_tokens_.resize(n);
-    int32_t* labelled = host_labelled_.resize(n);
-    int32_t* targets = host_targets_.resize(n);
+    StagingSlot& slot = staging_[next_slot_];
+    next_slot_ ^= 1;
+    if (slot.queued) DB_CUDA_CHECK(cudaEventSynchronize(slot.uploaded));  // its last batch has gone up
+    int32_t* tokens = slot.tokens.resize(n);
+    int32_t* labelled = slot.labelled.resize(n);
+    int32_t* targets = slot.targets.resize(n);
     int M = 0;
     for (size_t i = 0; i < n; ++i) {
       const int32_t id = batch.tokens[i], target = batch.targets[i];
@@ -106,10 +139,26 @@ class GpuTrainingBackend : public TrainingBackend {
     if (batch.T > model_.config().max_seq_len && model_.config().position == "learned")
       throw std::out_of_range(fmt::format("sequence length {} beyond the position table ({})", batch.T,
                                           model_.config().max_seq_len));
+    // a device buffer that grows frees the old one, and cudaFree waits for the steps still using it
     cuda::upload(tokens, tokens_.resize(n), n, ctx_.stream());
     cuda::upload(labelled, labelled_.resize(M), M, ctx_.stream());
     cuda::upload(targets, targets_.resize(M), M, ctx_.stream());
-    return M;
+    if (lr) {
+      *slot.lr.resize(1) = *lr;
+      cuda::upload(slot.lr.data(), lr_.resize(1), 1, ctx_.stream());
+    }
+    DB_CUDA_CHECK(cudaEventRecord(slot.uploaded, ctx_.stream()));
+    slot.queued = true;
+    return {M, &slot};
+  }
+
+  // waits for the queued steps and moves their mean losses to losses_
+  void drain_losses() {
+    if (pending_labelled_.empty()) return;
+    ctx_.synchronize();
+    for (size_t i = 0; i < pending_labelled_.size(); ++i)
+      losses_.push_back(pending_labelled_[i] ? host_losses_.data()[i] / pending_labelled_[i] : 0.0);
+    pending_labelled_.clear();
   }
 
   double read_loss() {
@@ -129,8 +178,13 @@ class GpuTrainingBackend : public TrainingBackend {
   cuda::GpuAdamW optimizer_;
   cuda::GpuGradientClipper clipper_;
   cuda::StepGraphs graphs_;  // the step (staged batch and lr in, updated weights out) per (B, T, M)
-  PinnedBuffer<int32_t> host_tokens_, host_labelled_, host_targets_, host_argmax_;  // [B*T], [M], [M], [M]
-  PinnedBuffer<double> host_loss_, host_lr_;                                        // [1], [1]
+  StagingSlot staging_[2];
+  int next_slot_ = 0;
+  PinnedBuffer<int32_t> host_argmax_;            // [M] of an evaluation
+  PinnedBuffer<double> host_loss_;               // [1] an evaluation's loss sum
+  PinnedBuffer<double> host_losses_;             // [kStepsPerLossRead] the queued steps' loss sums
+  std::vector<int> pending_labelled_;            // M of each queued step
+  std::vector<double> losses_;                   // mean losses of drained steps, not yet taken
   DeviceBuffer<double> lr_;                                                         // [1] the step's lr
   DeviceBuffer<int32_t> tokens_, labelled_, targets_;                               // [B*T], [M], [M]
 };
