@@ -1,6 +1,6 @@
 // harness_test_support.h: shared fixtures of the harness tests: a fake component catalog (so config
-// handling is tested independently of the real tasks and mixers), a temporary folder, and an
-// assertion that an ExperimentError names the expected location, key and message.
+// handling is tested independently of the real tasks and mixers), a small sweep over it, a temporary
+// folder, and an assertion that an ExperimentError names the expected location, key and message.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,10 +13,13 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "common/atomic_file.h"
 #include "harness/config/component_catalog.h"
 #include "harness/config/experiment_error.h"
+#include "harness/config/experiment_file.h"
+#include "harness/sweep/expansion.h"
 
 namespace db::test {
 
@@ -56,6 +59,20 @@ inline ComponentCatalog fake_catalog() {
   static const MixerEntry softmax =
       mixer("softmax_attention", {{"num_heads", int64_t{1}, "heads"}, {"window", int64_t{0}, "window"}});
   return {{&recall, &compression}, {&deltanet, &softmax}};
+}
+
+// 12 runs over the fake catalog (3 widths x 2 lr x 2 seeds), in expansion order; the sweep runner's tests
+// and the GPU job slots' run them with fake trainers
+inline std::vector<ResolvedConfig> twelve_run_sweep() {
+  const Experiment ex = parse_experiment(R"(name: runner
+task: recall
+model: {mixer: deltanet}
+train: {epochs: 1}
+seeds: [1, 2]
+sweep:
+  grid: {model.d_model: [16, 32, 64], train.lr: [1e-3, 1e-2]}
+)", "runner.yaml");
+  return expand_experiment(ex, {}, fake_catalog()).runs;
 }
 
 // a fresh folder under the system temp dir, removed at scope exit

@@ -10,8 +10,6 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "harness/config/experiment_file.h"
-#include "harness/sweep/expansion.h"
 #include "harness/sweep/job_slots.h"
 #include "harness/sweep/runner.h"
 #include "harness_test_support.h"
@@ -76,15 +74,7 @@ TEST(JobSlots, ConflictingOrMisplacedRequestsAreRefused) {
 TEST(JobSlots, TheRunnerKeepsEachSlotOnItsGpu) {
   // 12 runs, 2 per GPU on 4 faked GPUs: the trainer holds its first 8 runs until all 8 are in
   // flight, so all 8 slots are busy at once, then checks that no GPU ever had more than 2
-  const Experiment ex = parse_experiment(R"(name: gpus
-task: recall
-model: {mixer: deltanet}
-train: {epochs: 1}
-seeds: [1, 2]
-sweep:
-  grid: {model.d_model: [16, 32, 64], train.lr: [1e-3, 1e-2]}
-)", "gpus.yaml");
-  const std::vector<ResolvedConfig> runs = expand_experiment(ex, {}, test::fake_catalog()).runs;
+  const std::vector<ResolvedConfig> runs = test::twelve_run_sweep();
   ASSERT_EQ(runs.size(), 12u);
   const JobSlots slots = plan(0, 2, 4, true);
 

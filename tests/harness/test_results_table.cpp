@@ -104,12 +104,15 @@ TEST(Csv, QuotedFieldsRoundTrip) {
   EXPECT_EQ(t.rows[0], fields);
 }
 
+// a results folder holding kRuns and an experiment.yaml with this report section
+void write_results_folder(const std::filesystem::path& dir, const std::string& report) {
+  write_file_atomically(dir / "runs.csv", kRuns);
+  write_file_atomically(dir / "experiment.yaml", "task: recall\nreport: " + report + "\n");
+}
+
 TEST(TableCommand, ReadsReportDefaultsAndWritesBothFiles) {
   test::TempDir tmp;
-  write_file_atomically(tmp.path / "runs.csv", kRuns);
-  write_file_atomically(tmp.path / "experiment.yaml",
-                        "task: recall\nreport: {rows: model.mixer.name, cols: [model.d_model], best_over: train.lr, "
-                        "mean_over: seed}\n");
+  write_results_folder(tmp.path, "{rows: model.mixer.name, cols: [model.d_model], best_over: train.lr, mean_over: seed}");
   std::ostringstream out, err;
   ASSERT_EQ(table_command(TableArgs{tmp.path.string(), {}, {}, {}, {}, ""}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("| deltanet | 70.0 | 95.0 |"), std::string::npos) << out.str();
@@ -133,10 +136,8 @@ TEST(TableCommand, ReadsReportDefaultsAndWritesBothFiles) {
 // option of a mixer it does not train): that key is left out with a note, the table still made.
 TEST(TableCommand, AReportKeyNoRunHasIsLeftOutWithANote) {
   test::TempDir tmp;
-  write_file_atomically(tmp.path / "runs.csv", kRuns);
-  write_file_atomically(tmp.path / "experiment.yaml",
-                        "task: recall\nreport: {rows: [model.mixer.name, model.mixer.householder], cols: [model.d_model], "
-                        "best_over: train.lr, mean_over: seed}\n");
+  write_results_folder(tmp.path, "{rows: [model.mixer.name, model.mixer.householder], cols: [model.d_model], "
+                                 "best_over: train.lr, mean_over: seed}");
   std::ostringstream out, err;
   ASSERT_EQ(table_command(TableArgs{tmp.path.string(), {}, {}, {}, {}, ""}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("| deltanet | 70.0 | 95.0 |"), std::string::npos) << out.str();

@@ -31,18 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
-std::vector<ResolvedConfig> sweep_runs() {
-  const Experiment ex = parse_experiment(R"(name: runner
-task: recall
-model: {mixer: deltanet}
-train: {epochs: 1}
-seeds: [1, 2]
-sweep:
-  grid: {model.d_model: [16, 32, 64], train.lr: [1e-3, 1e-2]}
-)", "runner.yaml");
-  return expand_experiment(ex, {}, test::fake_catalog()).runs;  // 12 runs
-}
-
 // deterministic outcome derived from the config, so two sweeps produce byte-identical rows
 RunOutcome fake_outcome(const ResolvedConfig& c) {
   RunOutcome o;
@@ -86,7 +74,7 @@ std::string run_sweep_into(const fs::path& root, const TrainFunction& train, con
                            SweepSummary* summary = nullptr) {
   RunStore store(root);
   std::ostringstream log;
-  const SweepSummary s = run_sweep(sweep_runs(), store, train, options, log);
+  const SweepSummary s = run_sweep(test::twelve_run_sweep(), store, train, options, log);
   if (summary) *summary = s;
   return read_text_file(store.runs_csv());
 }
@@ -188,7 +176,7 @@ TEST(SweepRunner, ADamagedResultIsReportedAndTheRunTrainedAgain) {
   std::ostringstream log;
   SweepRunOptions loud = quiet_options();
   loud.quiet = false;
-  const SweepSummary s = run_sweep(sweep_runs(), store, second.fn(), loud, log);
+  const SweepSummary s = run_sweep(test::twelve_run_sweep(), store, second.fn(), loud, log);
   EXPECT_EQ(second.total(), 2);
   EXPECT_EQ(s.skipped, 10u);
   EXPECT_NE(log.str().find("training it again"), std::string::npos) << log.str();
@@ -240,7 +228,7 @@ TEST(SweepRunner, ResumeAfterAKillFinishesOnlyTheMissingRunsAndMatchesAnUninterr
     };
     RunStore store(killed);
     std::ostringstream log;
-    run_sweep(sweep_runs(), store, dying, quiet_options(), log);
+    run_sweep(test::twelve_run_sweep(), store, dying, quiet_options(), log);
     _exit(0);
   }
   int status = 0;
@@ -272,7 +260,7 @@ TEST(SweepRunner, ResumeAfterAKillFinishesOnlyTheMissingRunsAndMatchesAnUninterr
 
 TEST(SweepRunner, DivergedAndFailedRunsAreRecordedAndTheSweepGoesOn) {
   TempDir tmp;
-  const auto runs = sweep_runs();
+  const auto runs = test::twelve_run_sweep();
   const std::string diverging = runs[2].hash, failing = runs[5].hash;
   TrainFunction flaky = [&](const ResolvedConfig& c, const fs::path&, const TrainHooks&) {
     if (c.hash == failing) throw std::runtime_error("out of memory, \"quoted\"");
@@ -385,7 +373,7 @@ TEST(SweepRunner, UsableCoresFollowsTheAffinityMask) {
 
 TEST(SweepRunner, FindsAFinishedRunByHashEvenUnderAnotherSlug) {
   TempDir tmp;
-  auto runs = sweep_runs();
+  auto runs = test::twelve_run_sweep();
   CountingTrainer trainer;
   RunStore store(tmp.path);
   std::ostringstream log;
