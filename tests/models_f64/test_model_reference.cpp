@@ -12,6 +12,7 @@
 
 #include "common/safetensors.h"
 #include "models/backbones/model.h"
+#include "tests/common/reference_models.h"
 #include "tests/common/relative_rms.h"
 
 namespace db {
@@ -19,45 +20,13 @@ namespace {
 
 using test::relative_rms;
 
-
-ModelConfig config_for(const SafetensorsFile& f) {
-  const int H = std::stoi(f.meta("heads"));
-  const int D = std::stoi(f.meta("d_model"));
-  const std::string kind = f.meta("kind");
-  const int64_t key_dim = f.shape("model.layers.0.attn.q_proj.weight")[0];
-  const int64_t head_v = f.shape("model.layers.0.attn.o_norm.weight")[0];
-  ModelConfig c;
-  c.vocab_size = std::stoi(f.meta("vocab"));
-  c.d_model = D;
-  c.n_layers = std::stoi(f.meta("layers"));
-  c.mlp_hidden = std::stoi(f.meta("mlp_hidden"));
-  c.norm_eps = std::stod(f.meta("norm_eps"));
-  c.tie_embeddings = f.meta("tied_embeddings") == "1";
-  MixerSpec m;
-  m.name = kind;
-  m.options["num_heads"] = int64_t{H};
-  m.options["head_dim"] = int64_t{key_dim / H};
-  m.options["expand_v"] = static_cast<double>(head_v) / static_cast<double>(key_dim / H);
-  m.options["chunk_size"] = int64_t{16};  // 37 tokens: two full chunks and a partial one
-  m.options["norm_eps"] = c.norm_eps;
-  m.options["eigen_range"] = std::vector<double>{f.meta("eigen_range") == "[-1,1]" ? -1.0 : 0.0, 1.0};
-  if (kind != "deltanet") {
-    m.options["use_forget_gate"] = f.meta("forget_gate") == "1";
-    m.options["use_output_gate"] = f.meta("output_gate") == "1";
-  }
-  if (kind == "deltaproduct") m.options["householder"] = int64_t{std::stoi(f.meta("householder"))};
-  c.mixers = {m};
-  return c;
-}
-
 class ModelReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ModelReference, LogitsLossAndEveryGradientMatch) {
-  const auto f = read_safetensors(std::string(DELTABENCH_TEST_DATA_DIR) + "/reference/" + GetParam() + ".safetensors");
-  ModelConfig config = config_for(f);
+  const auto f = read_safetensors(test::reference_path(GetParam()));
+  ModelConfig config = test::reference_model_config(f);
   const auto& tshape = f.shape("input.tokens");
   const int B = static_cast<int>(tshape[0]), T = static_cast<int>(tshape[1]);
-  config.max_seq_len = T;
 
   for (const char* mode : {"chunk", "recurrent"}) {
     SCOPED_TRACE(mode);
@@ -92,9 +61,7 @@ TEST_P(ModelReference, LogitsLossAndEveryGradientMatch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, ModelReference,
-                         ::testing::Values("model_deltanet", "model_deltanet_neg", "model_gated_deltanet_neg",
-                                           "model_deltaproduct2_gated_neg", "model_deltaproduct3_neg"),
+INSTANTIATE_TEST_SUITE_P(Files, ModelReference, ::testing::ValuesIn(test::reference_model_names()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
