@@ -37,7 +37,7 @@ std::vector<real> randn(size_t n, Rng& rng, double std = 1.0) {
 }
 
 bool same_bits(const std::vector<real>& a, const std::vector<real>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(real)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(real)) == 0);
 }
 
 // ---- norms ----
