@@ -9,13 +9,13 @@
 #include <cstdlib>
 
 #include "harness/config/experiment_file.h"
+#include "harness/sweep/expansion.h"
 #include "harness/sweep/folder_lock.h"
-#include "harness/sweep/job_slots.h"
-#include "harness/train/device_support.h"
 #include "harness/sweep/interrupt.h"
+#include "harness/sweep/job_slots.h"
 #include "harness/sweep/results_folder.h"
 #include "harness/sweep/sweep_listing.h"
-#include "harness/sweep/expansion.h"
+#include "harness/train/device_support.h"
 
 namespace db {
 
