@@ -10,7 +10,9 @@ published figures (docs/task-protocols.md) when they are drawn the same way:
 
   mqar            accuracy (score) vs model.d_model on a log2 axis, one panel per task.seq_len (or per
                   (seq_len, num_kv_pairs) pair), one line per mixer label; best over train.lr for each
-                  seed, then the mean over seeds (Zoology Fig. 2, DeltaNet Fig. 2).
+                  seed, then the mean over seeds (Zoology Fig. 2, DeltaNet Fig. 2). A second figure puts
+                  the same points against each run's recurrent state size (runs.csv state_size), Zoology's
+                  headline view of which mixer recalls most per number of state.
   mad             grouped bars per MAD task, one bar per mixer label; a task's score is the mean over its
                   settings of the best run over lr x weight_decay (per seed, then the mean over seeds),
                   plus the average over tasks (Poli et al.; DeltaNet Fig. 3).
@@ -341,6 +343,25 @@ def plot_mqar(rows, out_dir):
     if not points:
         note("skipping the MQAR plot: no run has a score")
         return []
+    # a point's recurrent state size (Zoology's x-axis): the same for every run of one mixer and width
+    state_of = {}
+    for row in rows:
+        if number(row.get("state_size")) is not None:
+            state_of[point_of(row)] = number(row.get("state_size"))
+    written = [draw_mqar(points, value, lambda p: number(p[2]), "model dimension (d_model)", "model width",
+                         rows, panels, point_of, out_dir, "mqar_accuracy_vs_width.png")]
+    if all(p in state_of for p in points):
+        written.append(draw_mqar(points, value, lambda p: state_of[p], "recurrent state size (numbers per sequence)",
+                                 "recurrent state size", rows, panels, point_of, out_dir,
+                                 "mqar_accuracy_vs_state_size.png"))
+    else:
+        note("skipping the MQAR state-size plot: runs.csv has no state_size for some runs")
+    return written
+
+
+def draw_mqar(points, value, x_of, x_label, x_title, rows, panels, point_of, out_dir, name):
+    """One panel per (seq_len[, K]), one line per mixer label through its widths, x from x_of(point)
+    on a log2 axis: accuracy vs width (Zoology Fig. 2) or vs state size (Zoology's headline view)."""
     panel_values = sorted({p[0] for p in points}, key=sort_key)
     labels = sorted({p[1] for p in points})
     colors = colors_for(labels)
@@ -349,29 +370,30 @@ def plot_mqar(rows, out_dir):
 
     fig, axes = panel_grid(len(panel_values))
     for ax, pv in zip(axes, panel_values):
-        widths = set()
+        xs_seen = set()
         for label in labels:
-            xs = sorted((p[2] for p in points if p[0] == pv and p[1] == label), key=sort_key)
-            xs = [x for x in xs if number(x) is not None]
-            if not xs:
+            mine = sorted((p for p in points if p[0] == pv and p[1] == label and number(p[2]) is not None),
+                          key=lambda p: number(p[2]))
+            if not mine:
                 continue
-            widths.update(number(x) for x in xs)
-            ys = [points[(pv, label, x)][0] for x in xs]
-            ax.plot([number(x) for x in xs], ys, marker="o", color=colors[label], label=label)
+            xs = [x_of(p) for p in mine]
+            xs_seen.update(xs)
+            ax.plot(xs, [points[p][0] for p in mine], marker="o", color=colors[label], label=label)
         ax.set_xscale("log", base=2)
-        ticks = sorted(widths)
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.minorticks_off()
+        ticks = sorted(xs_seen)
+        if len(ticks) <= 8:
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([f"{t / 1024:g}k" if t >= 1024 else f"{t:g}" for t in ticks], rotation=30)
+            ax.minorticks_off()
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.set_title(mqar_panel_title(panels, pv, [r for r in rows if point_of(r)[0] == pv]))
-        ax.set_xlabel("model dimension (d_model)")
+        ax.set_xlabel(x_label)
         ax.set_ylabel(metric)
-    fig.suptitle(f"MQAR: {metric} vs model width (best over train.lr, mean over {seeds} seed(s))")
+    fig.suptitle(f"MQAR: {metric} vs {x_title} (best over train.lr, mean over {seeds} seed(s))")
     figure_legend(fig, axes)
     fig.tight_layout()
-    return [save(fig, out_dir, "mqar_accuracy_vs_width.png")]
+    return save(fig, out_dir, name)
 
 
 # ---------------------------------------------------------------------------------------------
