@@ -90,6 +90,12 @@ int run_command(const RunCommandArgs& args, const TrainFunction& train, const Co
     out << dry_run_listing(expansion, shard);
     return 0;
   }
+  if (slots.uses_gpu && slots.gpus == 0) {
+    // refused before the results folder is touched, rather than every run failing on its own
+    err << "error: the sweep trains on cuda (train.device) but no GPU is visible to this process"
+           " (check CUDA_VISIBLE_DEVICES and the driver); --dry-run still lists it\n";
+    return 1;
+  }
 
   const std::filesystem::path root = args.out.empty() ? std::filesystem::path("results") / experiment.name : args.out;
   if (!args.quiet) {

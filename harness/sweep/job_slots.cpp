@@ -19,8 +19,9 @@ JobSlots plan_job_slots(const JobSlotRequest& request) {
   if (request.runs_per_gpu > 0 && !request.uses_gpu)
     throw std::invalid_argument("--runs-per-gpu applies only to runs with train.device: cuda");
   JobSlots slots;
+  slots.uses_gpu = request.uses_gpu;
   if (!request.uses_gpu || request.gpus < 1) {
-    // no GPU to spread over (a cuda run without one is refused when it starts, naming the device)
+    // no GPU to spread over
     slots.jobs = request.jobs > 0 ? request.jobs : 1;
     slots.gpu_of_slot.assign(static_cast<size_t>(slots.jobs), 0);
     return slots;

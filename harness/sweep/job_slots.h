@@ -22,12 +22,14 @@ struct JobSlotRequest {
 struct JobSlots {
   int jobs = 1;
   std::vector<int> gpu_of_slot;  // [jobs]: the GPU slot j trains on (0 when the sweep uses none)
-  int gpus = 0;                  // GPUs the slots spread over; 0 when no run trains on one
+  bool uses_gpu = false;         // some run trains on cuda
+  int gpus = 0;                  // GPUs the slots spread over; 0 when no run trains on one or none is visible
   std::string describe() const;  // "2 jobs", "8 jobs on 4 GPUs"
 };
 
 // Throws std::invalid_argument for --runs-per-gpu given together with --jobs (one says how many
-// runs, the other derives it), or given for a sweep that trains on no GPU.
+// runs, the other derives it), or given for a sweep that trains on no GPU. A sweep that trains on cuda
+// where no GPU is visible gets uses_gpu and gpus 0; `deltabench run` refuses it before any run.
 JobSlots plan_job_slots(const JobSlotRequest& request);
 
 }  // namespace db

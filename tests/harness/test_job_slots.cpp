@@ -1,6 +1,7 @@
 // test_job_slots.cpp: how --jobs and --runs-per-gpu become job slots and GPUs, with faked GPU counts
-// (the machines that run the tests have none, or one), and that the sweep runner gives each slot's
-// runs that slot's GPU, so no GPU ever holds more runs at once than asked.
+// (the machines that run the tests have none, or one), that the sweep runner gives each slot's runs
+// that slot's GPU, so no GPU ever holds more runs at once than asked, and that a cuda sweep with no
+// GPU visible is refused before it starts.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -10,8 +11,10 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "harness/commands/run.h"
 #include "harness/sweep/job_slots.h"
 #include "harness/sweep/runner.h"
+#include "harness/train/device_support.h"
 #include "harness_test_support.h"
 
 namespace db {
@@ -59,11 +62,39 @@ TEST(JobSlots, ExplicitJobsAreTakenInTurnOverTheGpus) {
   EXPECT_EQ(plan(5, 0, 2, true).describe(), "5 jobs on 2 GPUs");
 }
 
-TEST(JobSlots, NoVisibleGpuLeavesTheRunsToRefuseThemselves) {
-  // the count is 0 on a machine without a GPU; each cuda run then fails naming the missing GPU
+TEST(JobSlots, NoVisibleGpuIsMarkedForTheRunCommandToRefuse) {
   const JobSlots slots = plan(0, 0, 0, true);
-  EXPECT_EQ(slots.jobs, 1);
+  EXPECT_TRUE(slots.uses_gpu);
   EXPECT_EQ(slots.gpus, 0);
+  EXPECT_FALSE(plan(0, 0, 0, false).uses_gpu);
+}
+
+// `deltabench run` of a cuda sweep where no GPU is visible (faked: gpus 0) stops before any run and
+// before the results folder exists; --dry-run still lists it. Needs the CUDA build, where the file is
+// accepted at all (without it the file is refused at train.device when read).
+TEST(JobSlots, TheRunCommandRefusesACudaSweepWithoutAGpu) {
+  if (!cuda_backend_built()) GTEST_SKIP() << "a build without the CUDA backend refuses device: cuda when reading the file";
+  test::TempDir tmp;
+  write_file_atomically(tmp.path / "gpu.yaml",
+                        "name: gpu\ntask: recall\nmodel: {mixer: deltanet}\ntrain: {epochs: 1, device: cuda}\n");
+  RunCommandArgs args;
+  args.file = tmp.path / "gpu.yaml";
+  args.out = tmp.path / "out";
+  args.gpus = 0;
+  args.quiet = true;
+  int trained = 0;
+  const TrainFunction train = [&](const ResolvedConfig&, const std::filesystem::path&, const TrainHooks&) {
+    ++trained;
+    return RunOutcome{};
+  };
+  std::ostringstream out, err;
+  EXPECT_EQ(run_command(args, train, test::fake_catalog(), out, err), 1);
+  EXPECT_NE(err.str().find("no GPU is visible"), std::string::npos) << err.str();
+  EXPECT_EQ(trained, 0);
+  EXPECT_FALSE(std::filesystem::exists(args.out));
+  args.dry_run = true;
+  std::ostringstream out2, err2;
+  EXPECT_EQ(run_command(args, train, test::fake_catalog(), out2, err2), 0) << err2.str();
 }
 
 TEST(JobSlots, ConflictingOrMisplacedRequestsAreRefused) {
