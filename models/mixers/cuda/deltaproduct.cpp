@@ -5,12 +5,6 @@
 
 namespace db::cuda {
 
-extern const GpuMixerEntry deltaproduct_gpu_mixer_entry{
-    "deltaproduct",
-    [](const Context& ctx, int d_model, const Options& options, const ParamScope& params) -> std::unique_ptr<GpuModule> {
-      const auto settings = ProjectedRecurrenceLayer::settings_from(options, DeltaProductMixer::declaration());
-      return std::make_unique<GpuDeltaRuleLayer>(ctx, d_model, settings, params);
-    },
-};
+extern const GpuMixerEntry deltaproduct_gpu_mixer_entry = projected_recurrence_gpu_entry<DeltaProductMixer, GpuDeltaRuleLayer>("deltaproduct");
 
 }  // namespace db::cuda

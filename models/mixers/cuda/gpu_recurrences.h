@@ -3,6 +3,10 @@
 // additive update with an optional gate (linear attention, gated linear attention).
 #pragma once
 
+#include <memory>
+#include <string>
+#include <utility>
+
 #include "models/kernels/cuda/gated_delta_rule.h"
 #include "models/kernels/cuda/linear_attention.h"
 #include "models/mixers/cuda/gpu_projected_recurrence_layer.h"
@@ -33,5 +37,16 @@ class GpuAdditiveRecurrenceLayer : public GpuProjectedRecurrenceLayer {
  private:
   GpuLinearAttentionWorkspace ws_;
 };
+
+// The CUDA half of a mixer built on ProjectedRecurrenceLayer: the settings CpuMixer's declaration reads
+// from the resolved options, on the GPU layer Layer (one of the two above).
+template <class CpuMixer, class Layer>
+GpuMixerEntry projected_recurrence_gpu_entry(std::string name) {
+  return {std::move(name),
+          [](const Context& ctx, int d_model, const Options& options, const ParamScope& params) -> std::unique_ptr<GpuModule> {
+            return std::make_unique<Layer>(ctx, d_model, ProjectedRecurrenceLayer::settings_from(options, CpuMixer::declaration()),
+                                           params);
+          }};
+}
 
 }  // namespace db::cuda

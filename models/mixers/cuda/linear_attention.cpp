@@ -5,12 +5,6 @@
 
 namespace db::cuda {
 
-extern const GpuMixerEntry linear_attention_gpu_mixer_entry{
-    "linear_attention",
-    [](const Context& ctx, int d_model, const Options& options, const ParamScope& params) -> std::unique_ptr<GpuModule> {
-      const auto settings = ProjectedRecurrenceLayer::settings_from(options, LinearAttentionMixer::declaration());
-      return std::make_unique<GpuAdditiveRecurrenceLayer>(ctx, d_model, settings, params);
-    },
-};
+extern const GpuMixerEntry linear_attention_gpu_mixer_entry = projected_recurrence_gpu_entry<LinearAttentionMixer, GpuAdditiveRecurrenceLayer>("linear_attention");
 
 }  // namespace db::cuda
