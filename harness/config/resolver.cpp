@@ -225,7 +225,6 @@ ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::str
   run_check(tree, "train", [&] { check_train_values(c.train); });
   if (c.train.get_string("device") == "cuda") {
     run_check(tree, "train", [] { require_cuda_build(); });
-    run_check(tree, "model", [&] { require_gpu_model(c.model); });
     for (size_t i = 0; i < c.mixers.size(); ++i)
       run_check(tree, mixer_list ? fmt::format("model.mixers.{}", i) : "model.mixer",
                 [&] { require_gpu_mixer(c.mixers[i].name); });

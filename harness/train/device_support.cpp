@@ -39,12 +39,6 @@ void require_gpu_mixer(const std::string& mixer) {
 #endif
 }
 
-void require_gpu_model(const Options& model) {
-  if (model.get_string("backbone") != "lm")
-    throw ConfigError("backbone", fmt::format("backbone '{}' has no CUDA implementation yet; train it with device: cpu",
-                                              model.get_string("backbone")));
-}
-
 int visible_gpu_count() {
 #ifdef DELTABENCH_HAVE_CUDA
   return cuda::device_count();

@@ -18,8 +18,6 @@ bool cuda_backend_built();
 void require_cuda_build();
 // throws ConfigError("name", ...) naming a mixer that has no CUDA half
 void require_gpu_mixer(const std::string& mixer);
-// throws ConfigError naming a model.* setting that the GPU backend does not implement
-void require_gpu_model(const Options& model);
 // GPUs visible to this process (0 in a build without CUDA)
 int visible_gpu_count();
 // throws std::runtime_error when GPU `gpu` is not visible (checked as a cuda run starts)

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "models/backbones/cuda/gpu_compression_decoder.h"
 #include "models/cuda/elementwise.h"
 #include "models/layers/cuda/embedding.h"
 #include "models/layers/cuda/gpu_lm_head_loss.h"
@@ -33,7 +34,7 @@ std::unique_ptr<GpuModule> make_norm(const Context& ctx, const ModelConfig& c, c
 GpuModel::GpuModel(const Context& ctx, const Model& host, DeviceParams& params)
     : ctx_(ctx), config_(host.config()), params_(params) {
   const ModelConfig& c = config_;
-  if (c.backbone != "lm")
+  if (c.backbone != "lm" && c.backbone != "autoencoder")
     throw std::invalid_argument(fmt::format("GpuModel: backbone '{}' has no CUDA implementation", c.backbone));
   const int D = c.d_model;
   const int hidden = c.mlp_hidden > 0 ? c.mlp_hidden : swiglu_hidden_size(D);
@@ -62,7 +63,11 @@ GpuModel::GpuModel(const Context& ctx, const Model& host, DeviceParams& params)
     }
     layers_.push_back(std::move(L));
   }
-  final_norm_ = make_norm(ctx, c, model.sub("norm"));
+  if (c.backbone == "autoencoder")
+    final_norm_ = std::make_unique<GpuCompressionDecoder>(ctx, model.sub("decoder"), D, c.norm == "layernorm",
+                                                          c.norm_eps);
+  else
+    final_norm_ = make_norm(ctx, c, model.sub("norm"));
   head_weight_ = c.tie_embeddings ? embedding_ : params["lm_head.weight"];
   if (c.head_bias) head_bias_ = params["lm_head.bias"];
   head_ = std::make_unique<GpuLmHeadLoss>(ctx);
@@ -107,6 +112,12 @@ void GpuModel::forward_loss(const int32_t* tokens, int B, int T, const int32_t* 
   argmax_.resize(M);
   head_->forward(gathered_.data(), M, D, head_weight_.value, head_bias_.value, config_.vocab_size, targets,
                  argmax_.data(), need_grad && M > 0 ? 1.f / static_cast<float>(M) : 0.f);
+}
+
+void GpuModel::forward_logits(const int32_t* tokens, int B, int T, float* logits) {
+  forward_trunk(tokens, B, T);
+  GpuLmHeadLoss::logits(ctx_, final_.data(), int64_t(B) * T, config_.d_model, head_weight_.value, head_bias_.value,
+                        config_.vocab_size, logits);
 }
 
 const double* GpuModel::loss_sum() const { return head_->loss_sum_device(); }

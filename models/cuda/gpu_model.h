@@ -6,7 +6,7 @@
 // the host hands over token ids, the flat positions that carry a target and those targets, all
 // already on the device, and reads back only what it asks for (the loss, the argmax). The step is
 // therefore a fixed sequence of kernels and GEMMs on one stream, which a CUDA graph can replay.
-// Supported: the "lm" backbone, layouts block and alternate, RMSNorm or LayerNorm, SwiGLU or no
+// Supported: the "lm" backbone and MAD's "autoencoder" (its decoder in place of the final norm), layouts block and alternate, RMSNorm or LayerNorm, SwiGLU or no
 // MLP, learned positions or none, tied or untied head with optional bias, every mixer listed in
 // gpu_mixer_registry(). Anything else is refused by the constructor, naming it.
 #pragma once
@@ -42,6 +42,9 @@ class GpuModel {
   const int32_t* argmax() const { return argmax_.data(); }  // device [M]
   // adds the gradient of the last forward_loss's mean loss into the parameter gradients
   void backward();
+  // tokens [B,T] (device) -> logits [B,T,N] (device) at every position, as Model::forward_logits;
+  // keeps nothing for a backward
+  void forward_logits(const int32_t* tokens, int B, int T, float* logits);
 
  private:
   struct Layer;

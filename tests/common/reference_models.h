@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,11 @@ inline std::vector<std::string> reference_model_names() {
           "model_deltaproduct3_neg"};
 }
 
+// the environment's DELTABENCH_TEST_DATA_DIR, when set, replaces the built-in path, so a test binary
+// copied to another machine (a GPU host) can be pointed at the repository's tests/data there
 inline std::string reference_path(const std::string& name) {
-  return std::string(DELTABENCH_TEST_DATA_DIR) + "/reference/" + name + ".safetensors";
+  const char* moved = std::getenv("DELTABENCH_TEST_DATA_DIR");
+  return std::string(moved && *moved ? moved : DELTABENCH_TEST_DATA_DIR) + "/reference/" + name + ".safetensors";
 }
 
 }  // namespace db::test

@@ -1,12 +1,13 @@
 // test_gpu_model.cpp: the whole model on the GPU against the CPU model, and its bits run to run.
 //
 // For every mixer with a CUDA half and each of its registered test variants, and for the model
-// options the GPU backend supports (norms, layouts, MLP, positions, tied head, head bias): one
-// host Model is built and initialised, mirrored into DeviceParams, and both sides run forward_loss
-// and backward on the same batch (odd T, some positions without a target). The summed loss, the
-// argmax at labelled positions and every parameter gradient must agree (relative RMS 1e-5; fp32 on
-// both sides, no TF32). Then a short training run on both backends: the GPU's loss curve must
-// track the CPU's, and a training run replayed from CUDA graphs must give the eager run's bits. Every
+// options the GPU backend supports (norms, layouts, MLP, positions, tied head, head bias, both
+// backbones): one host Model is built and initialised, mirrored into DeviceParams, and both sides
+// run forward_loss and backward on the same batch (odd T, some positions without a target), and
+// forward_logits at every position. The summed loss, the argmax at labelled positions, the logits
+// and every parameter gradient must agree (relative RMS 1e-5; fp32 on both sides, no TF32). Then a
+// short training run on both backends: the GPU's loss curve must track the CPU's, and a training
+// run replayed from CUDA graphs must give the eager run's bits. Every
 // test skips without a GPU.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -71,6 +72,12 @@ std::vector<ModelCase> model_cases() {
   c = base_config({"deltanet", {}});
   c.mixers = {{"deltanet", {}}, {"softmax_attention", {{"window", int64_t{8}}}}};
   cases.push_back({"hybrid", c});
+  // MAD's compression backbone: the decoder in place of the final norm, with either norm
+  c = base_config({"deltanet", {}});
+  c.backbone = "autoencoder", c.norm = "layernorm", c.head_bias = true;
+  cases.push_back({"autoencoder_layernorm", c});
+  c.norm = "rmsnorm", c.head_bias = false;
+  cases.push_back({"autoencoder_rmsnorm", c});
   return cases;
 }
 
@@ -159,6 +166,24 @@ TEST_P(GpuModelVsCpu, LossArgmaxAndEveryGradientAgree) {
     const std::vector<float> got(gpu.grads.begin() + p.offset, gpu.grads.begin() + p.offset + p.size);
     EXPECT_LE(test::relative_rms(got, ref), kTolerance) << p.name;
   }
+}
+
+TEST_P(GpuModelVsCpu, LogitsAtEveryPositionAgree) {
+  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  Model host(GetParam().config);
+  host.initialize(12);
+  const Batch3 b = random_batch(7);
+  std::vector<float> cpu(size_t(kB) * kT * kVocab);
+  host.forward_logits(b.tokens.data(), kB, kT, cpu.data());
+
+  Context ctx;
+  DeviceParams params(host.params(), ctx);
+  GpuModel gpu(ctx, host, params);
+  DeviceBuffer<int32_t> tokens(b.tokens.size());
+  DeviceBuffer<float> logits(cpu.size());
+  upload(b.tokens.data(), tokens.data(), b.tokens.size(), ctx.stream());
+  gpu.forward_logits(tokens.data(), kB, kT, logits.data());
+  EXPECT_LE(test::relative_rms(to_host(logits.data(), cpu.size(), ctx), cpu), kTolerance);
 }
 
 TEST_P(GpuModelVsCpu, SameBitsRunToRun) {
