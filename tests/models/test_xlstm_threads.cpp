@@ -66,7 +66,7 @@ TEST_P(XlstmThreads, SameBitsWithOneAndTwoThreads) {
   EXPECT_TRUE(same_bits(one.grads, two.grads)) << "parameter gradients differ";
 }
 
-INSTANTIATE_TEST_SUITE_P(Mixers, XlstmThreads, ::testing::Values(std::string("mlstm")));
+INSTANTIATE_TEST_SUITE_P(Mixers, XlstmThreads, ::testing::Values(std::string("mlstm"), std::string("slstm")));
 
 }  // namespace
 }  // namespace db
