@@ -23,9 +23,9 @@
 // output back before the output gate; the carried stabiliser starts at m_0 = 0 (the reference's
 // zero state). Deviations: the reference's eps = 1e-6 added to the denominator is left out (it
 // would make the stabiliser change the output; exp(-m) > 0 already bounds the denominator until m
-// is ~80 in float), the conv has no bias (fla's ShortConvolution), and projections are full D x D
-// with N(0, 0.02) init (the project's fla scheme) rather than xLSTM's block-diagonal
-// qkv_proj_blocksize = 4 projections with small_init.
+// is ~80 in float), the conv has no bias (xLSTM's CausalConv1d has one; the ShortConv reused here,
+// fla's, has none), and projections are full D x D with N(0, 0.02) init (the project's fla scheme)
+// rather than xLSTM's block-diagonal qkv_proj_blocksize = 4 projections with small_init.
 //
 // What of xLSTM's mLSTM block is here: its layer from the input of the cell branch on. Left to the
 // backbone (models/backbones/model.h: x + mixer(norm(x)), then an optional MLP): the block's

@@ -26,7 +26,8 @@
 // Deviations: the gate input projections are full D x D Linear maps with N(0, 0.02) init (the
 // reference uses head-wise block-diagonal ones with small_init); the reference's vanilla kernel
 // sets m_1 = i~_1 when the incoming n is all zeros, here m_1 = max(log f + m_0, i~) with m_0 = 0
-// always (only the internal scale of c and n differs, never h); no conv bias.
+// always (only the internal scale of c and n differs, never h); the conv has no bias (xLSTM's
+// CausalConv1d has one, the ShortConv reused here has none).
 //
 // What of xLSTM's sLSTM block is here: the sLSTM layer (conv, gates, cell, group norm). The block's
 // pre-LayerNorm and residual and its gated feed-forward (proj factor 4/3) after the layer are the
