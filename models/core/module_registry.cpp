@@ -14,6 +14,7 @@ const std::vector<const ModuleEntry*>& module_registry() {
       DELTABENCH_MODULE(linear),
       DELTABENCH_MODULE(rmsnorm),
       DELTABENCH_MODULE(layernorm),
+      DELTABENCH_MODULE(multi_head_layernorm),
       DELTABENCH_MODULE(short_conv),
       DELTABENCH_MODULE(short_conv_linear),
       DELTABENCH_MODULE(swiglu_mlp),

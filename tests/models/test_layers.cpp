@@ -19,6 +19,7 @@
 #include "models/layers/head_norm.h"
 #include "models/layers/l2norm.h"
 #include "models/layers/layernorm.h"
+#include "models/layers/multi_head_layernorm.h"
 #include "models/layers/linear.h"
 #include "models/layers/position_embedding.h"
 #include "models/layers/rmsnorm.h"
@@ -424,6 +425,7 @@ TEST(Threads, LayersGiveTheSameBitsWithOneAndTwoThreads) {
       {"linear", [&](ParamArena& a) { return std::make_unique<Linear>(a, "proj", D, 96, true); }},
       {"rmsnorm", [&](ParamArena& a) { return std::make_unique<RMSNorm>(a, "norm", D); }},
       {"layernorm", [&](ParamArena& a) { return std::make_unique<LayerNorm>(a, "norm", D); }},
+      {"multi_head_layernorm", [&](ParamArena& a) { return std::make_unique<MultiHeadLayerNorm>(a, "norm", 4, 16); }},
       {"short_conv", [&](ParamArena& a) { return std::make_unique<ShortConv>(a, "conv1d", D, 4, true); }},
       {"swiglu_mlp", [&](ParamArena& a) { return std::make_unique<SwiGLUMLP>(a, "mlp", D, 160); }},
       {"l2norm", [](ParamArena&) { return std::make_unique<test::L2NormModule>(4, 16); }},
