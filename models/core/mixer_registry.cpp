@@ -20,6 +20,7 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(gated_linear_attention),
       DELTABENCH_MIXER(gla),
       DELTABENCH_MIXER(retnet),
+      DELTABENCH_MIXER(based),
   };
   return table;
 }
