@@ -15,9 +15,10 @@
 //       of a non-positive number: no overflow however strong the decay):
 //         O   = scale ((Q o exp(B)) S_c + A V),   A_ij = sum_k q_ik k_jk exp(b_ik - b_jk), j <= i,
 //         S_{c+1} = diag(exp(b_last)) S_c + (K o exp(b_last - B))^T V.
-//       The intra-chunk A needs one exponential per (i, j, k): fla splits the chunk into
-//       sub-blocks to use matrix products there; here the direct loop is kept (clear, and the
-//       exponent stays a difference of cumulative sums within one chunk, never exp(-b) alone).
+//       A is built by sub-blocks of 16 rows, as fla's secondary chunking does: inside a sub-block
+//       one exponential per (i, j, k); against the earlier rows of the chunk a matrix product
+//       (Q o exp(B_I - b_r)) (K o exp(b_r - B_J))^T through the row r just before the sub-block,
+//       where j <= r < i makes both factors <= 1. No exponent is ever positive, never exp(-b) alone.
 //       The forward saves S_c per chunk; the backward is one reverse pass over chunks.
 // The caller parallelises over sequences (one workspace per thread); everything here is serial.
 #pragma once
@@ -56,6 +57,9 @@ struct DecayAttentionWorkspace {
   RealVector qd, kd;  // [C, K] Q o exp(B), K o exp(b_last - B)
   RealVector att;     // [C, C] A, then dA
   RealVector dqd, dkd, db;  // [C, K]
+  RealVector qs, e, dqs;    // [16, K] one sub-block's q o exp(b - b_r), its factor, its gradient
+  RealVector kp, f, dkp;    // [C, K] the earlier rows' k o exp(b_r - b), its factor, its gradient
+  RealVector w, p;          // [K] one (i, j) pair's exp(b_i - b_j) terms inside a sub-block
 };
 
 void decay_attention_recurrent_forward(const DecayAttentionInputs& in, real* o, real* ht, DecayAttentionWorkspace& ws);

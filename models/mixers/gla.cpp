@@ -67,7 +67,8 @@ const MixerEntry gla_mixer_entry{
         {{"chunk_size", int64_t{16}}},
         {{"mode", std::string("recurrent")}, {"use_short_conv", true}, {"use_output_gate", false},
          {"num_heads", int64_t{2}}, {"gate_low_rank_dim", int64_t{4}}, {"gate_logit_normalizer", 1.0}},
-        {{"chunk_size", int64_t{16}}, {"use_short_conv", true}, {"expand_k", 1.0}, {"expand_v", 2.0},
+        // chunk 64: several 16-row sub-blocks per chunk at the mode test's lengths
+        {{"chunk_size", int64_t{64}}, {"use_short_conv", true}, {"expand_k", 1.0}, {"expand_v", 2.0},
          {"num_heads", int64_t{1}}, {"gate_logit_normalizer", 1.0}},
     },
 };

@@ -46,7 +46,7 @@ const MixerEntry retnet_mixer_entry{
         {{"chunk_size", int64_t{16}}, {"num_heads", int64_t{4}}},
         {{"mode", std::string("recurrent")}, {"use_short_conv", true}, {"use_output_gate", false},
          {"num_heads", int64_t{2}}},
-        {{"chunk_size", int64_t{16}}, {"use_short_conv", true}, {"num_heads", int64_t{2}}, {"expand_v", 1.0}},
+        {{"chunk_size", int64_t{32}}, {"use_short_conv", true}, {"num_heads", int64_t{2}}, {"expand_v", 1.0}},
     },
 };
 

@@ -44,7 +44,7 @@ TEST(RetNet, MatchesTheExplicitRetentionSumWithRopeAndCarriedState) {
   for (const char* mode : {"chunk", "recurrent"}) {
     SCOPED_TRACE(mode);
     ParamArena arena;
-    OptionOverrides over = {{"num_heads", int64_t{H}}, {"mode", std::string(mode)}, {"chunk_size", int64_t{16}}};
+    OptionOverrides over = {{"num_heads", int64_t{H}}, {"mode", std::string(mode)}, {"chunk_size", int64_t{64}}};
     RetNetMixer mixer(D, Options::resolve(retnet_mixer_entry.options, over), arena);
     const int K = mixer.key_dim(), V = mixer.value_dim();
     ASSERT_EQ(K, 4);  // fla: expand_k 1, expand_v 2

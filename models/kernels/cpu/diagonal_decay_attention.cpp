@@ -22,6 +22,10 @@ void check_inputs(const DecayAttentionInputs& in, const char* who, bool chunked)
     throw std::invalid_argument(std::string(who) + ": q, k, v, g are required");
 }
 
+// rows of a sub-block of the chunk: scores inside one sub-block take one exponential per
+// (i, j, k); scores between sub-blocks are a matrix product (chunk_factors, intra_scores_backward)
+constexpr Index kSub = 16;
+
 // the per-chunk quantities both passes need, for rows t0 .. t0+L-1:
 // b = within-chunk cumsum of g, qd = q o exp(b), kd = k o exp(b_last - b), att = tril(A)
 void chunk_factors(const DecayAttentionInputs& in, Index t0, Index L, DecayAttentionWorkspace& ws) {
@@ -33,13 +37,68 @@ void chunk_factors(const DecayAttentionInputs& in, Index t0, Index L, DecayAtten
   for (Index i = 1; i < L; ++i) b.row(i) = b.row(i - 1) + g.row(i);
   qd = (q.array() * b.array().exp()).matrix();
   for (Index j = 0; j < L; ++j) kd.row(j) = (k.row(j).array() * (b.row(L - 1) - b.row(j)).array().exp()).matrix();
-  for (Index i = 0; i < L; ++i) {
-    for (Index j = 0; j <= i; ++j) {
-      real a = 0;
-      for (Index c = 0; c < K; ++c) a += q(i, c) * k(j, c) * std::exp(b(i, c) - b(j, c));
-      att(i, j) = a;
+  att.setZero();
+  for (Index i0 = 0; i0 < L; i0 += kSub) {
+    const Index n = std::min(kSub, L - i0);
+    // inside the sub-block: the pairwise exponential itself, a row of K at a time (Eigen's
+    // vectorised exp) into a preallocated row
+    VecMap w(ws.w.data(), K);
+    for (Index i = i0; i < i0 + n; ++i)
+      for (Index j = i0; j <= i; ++j) {
+        w = (b.row(i) - b.row(j)).transpose().array().exp().matrix();
+        att(i, j) = (q.row(i).transpose().array() * k.row(j).transpose().array() * w.array()).sum();
+      }
+    if (i0 == 0) continue;
+    // against all earlier rows, through the row r = i0 - 1 between them:
+    // exp(b_i - b_j) = exp(b_i - b_r) exp(b_r - b_j), both factors <= 1 since j <= r < i
+    const Index r = i0 - 1;
+    MatMap qs(ws.qs.data(), n, K), kp(ws.kp.data(), i0, K);
+    qs = (q.middleRows(i0, n).array() * (b.middleRows(i0, n).rowwise() - b.row(r)).array().exp()).matrix();
+    kp = (k.topRows(i0).array() * ((-b.topRows(i0)).rowwise() + b.row(r)).array().exp()).matrix();
+    att.block(i0, 0, n, i0).noalias() = qs * kp.transpose();
+  }
+}
+
+// the backward of att = tril(A) given dA (in ws.att, zero above the diagonal): adds into dq, dk
+// and, when db is given, into db (both factorised forms drop the intermediate row r, whose two
+// contributions cancel exactly)
+void intra_scores_backward(const DecayAttentionInputs& in, Index t0, Index L, DecayAttentionWorkspace& ws, MatMap dq,
+                           MatMap dk, real* db_data) {
+  const Index K = in.K;
+  ConstMatMap b(ws.b.data(), L, K), dA(ws.att.data(), L, L);
+  ConstMatMap q(in.q + t0 * K, L, K), k(in.k + t0 * K, L, K);
+  for (Index i0 = 0; i0 < L; i0 += kSub) {
+    const Index n = std::min(kSub, L - i0);
+    VecMap w(ws.w.data(), K), p(ws.p.data(), K);
+    for (Index i = i0; i < i0 + n; ++i)
+      for (Index j = i0; j <= i; ++j) {
+        // w = dA_ij exp(b_i - b_j), the weight of both rows' gradients
+        w = (dA(i, j) * (b.row(i) - b.row(j)).transpose().array().exp()).matrix();
+        dq.row(i) += (w.array() * k.row(j).transpose().array()).matrix().transpose();
+        dk.row(j) += (w.array() * q.row(i).transpose().array()).matrix().transpose();
+        if (db_data) {
+          p = (w.array() * q.row(i).transpose().array() * k.row(j).transpose().array()).matrix();
+          VecMap(db_data + i * K, K) += p;
+          VecMap(db_data + j * K, K) -= p;
+        }
+      }
+    if (i0 == 0) continue;
+    const Index r = i0 - 1;
+    MatMap e(ws.e.data(), n, K), f(ws.f.data(), i0, K);
+    MatMap qs(ws.qs.data(), n, K), kp(ws.kp.data(), i0, K), dqs(ws.dqs.data(), n, K), dkp(ws.dkp.data(), i0, K);
+    e = (b.middleRows(i0, n).rowwise() - b.row(r)).array().exp().matrix();
+    f = ((-b.topRows(i0)).rowwise() + b.row(r)).array().exp().matrix();
+    qs = (q.middleRows(i0, n).array() * e.array()).matrix();
+    kp = (k.topRows(i0).array() * f.array()).matrix();
+    dqs.noalias() = dA.block(i0, 0, n, i0) * kp;
+    dkp.noalias() = dA.block(i0, 0, n, i0).transpose() * qs;
+    dq.middleRows(i0, n) += (dqs.array() * e.array()).matrix();
+    dk.topRows(i0) += (dkp.array() * f.array()).matrix();
+    if (db_data) {
+      MatMap db(db_data, L, K);
+      db.middleRows(i0, n) += (dqs.array() * qs.array()).matrix();
+      db.topRows(i0) -= (dkp.array() * kp.array()).matrix();
     }
-    for (Index j = i + 1; j < L; ++j) att(i, j) = 0;
   }
 }
 
@@ -105,6 +164,7 @@ void decay_attention_chunk_forward(const DecayAttentionInputs& in, real* o, real
   ensure(ws.states, size_t(n_chunks + 1) * K * V);
   ensure(ws.b, size_t(C) * K), ensure(ws.qd, size_t(C) * K), ensure(ws.kd, size_t(C) * K);
   ensure(ws.att, size_t(C) * C);
+  ensure(ws.qs, size_t(kSub) * K), ensure(ws.kp, size_t(C) * K), ensure(ws.w, size_t(K));
   MatMap S0(ws.states.data(), K, V);
   if (in.h0) S0 = ConstMatMap(in.h0, K, V);
   else S0.setZero();
@@ -135,6 +195,8 @@ void decay_attention_chunk_backward(const DecayAttentionInputs& in, const real* 
     throw std::logic_error("decay_attention_chunk_backward: no chunk forward of this shape in the workspace");
   ensure(ws.dS, size_t(K) * V);
   ensure(ws.dqd, size_t(C) * K), ensure(ws.dkd, size_t(C) * K), ensure(ws.db, size_t(C) * K);
+  ensure(ws.e, size_t(kSub) * K), ensure(ws.dqs, size_t(kSub) * K), ensure(ws.f, size_t(C) * K), ensure(ws.dkp, size_t(C) * K);
+  ensure(ws.w, size_t(K)), ensure(ws.p, size_t(K));
   MatMap dS(ws.dS.data(), K, V);  // dL/dS_{c+1}, then dL/dS_c
   if (dht) dS = ConstMatMap(dht, K, V);
   else dS.setZero();
@@ -167,21 +229,8 @@ void decay_attention_chunk_backward(const DecayAttentionInputs& in, const real* 
       for (Index i = 0; i < K; ++i)
         db(L - 1, i) += (dkd.col(i).array() * kd.col(i).array()).sum() + std::exp(b(L - 1, i)) * S.row(i).dot(dS.row(i));
     }
-    // through A_ij = sum_k q_ik k_jk exp(b_ik - b_jk): one exponential per (i, j, k) again
-    for (Index i = 0; i < L; ++i)
-      for (Index j = 0; j <= i; ++j) {
-        const real da = att(i, j);
-        for (Index x = 0; x < K; ++x) {
-          const real w = da * std::exp(b(i, x) - b(j, x));
-          dq(i, x) += w * k(j, x);
-          dk(j, x) += w * q(i, x);
-          if (grads.dg) {
-            const real p = w * q(i, x) * k(j, x);
-            db(i, x) += p;
-            db(j, x) -= p;
-          }
-        }
-      }
+    // through A_ij = sum_k q_ik k_jk exp(b_ik - b_jk)
+    intra_scores_backward(in, t0, L, ws, dq, dk, grads.dg ? ws.db.data() : nullptr);
     // b_i = sum_{j<=i} g_j, so dg_j = sum_{i>=j} db_i
     if (grads.dg) {
       MatMap dg(grads.dg + t0 * K, L, K);
