@@ -18,6 +18,9 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(gated_deltanet),
       DELTABENCH_MIXER(deltaproduct),
       DELTABENCH_MIXER(gated_linear_attention),
+      DELTABENCH_MIXER(gla),
+      DELTABENCH_MIXER(retnet),
+      DELTABENCH_MIXER(based),
       DELTABENCH_MIXER(mlstm),
       DELTABENCH_MIXER(slstm),
   };
