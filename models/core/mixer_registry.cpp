@@ -18,6 +18,7 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(gated_deltanet),
       DELTABENCH_MIXER(deltaproduct),
       DELTABENCH_MIXER(gated_linear_attention),
+      DELTABENCH_MIXER(mamba),
   };
   return table;
 }
