@@ -19,6 +19,7 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(deltaproduct),
       DELTABENCH_MIXER(gated_linear_attention),
       DELTABENCH_MIXER(mamba),
+      DELTABENCH_MIXER(rwkv4),
   };
   return table;
 }
