@@ -51,7 +51,7 @@ struct SelectiveScanWorkspace {
   RealVector h;       // [T, Di, N] the state after every step (forward), read by the backward
   RealVector a;       // [Di, N] one step's transition
   RealVector acc;     // [Di, N] running state / gradient / product
-  RealVector g;       // [T, Di, N] chunk backward: the local reverse scans, then dL/dH_t
+  RealVector g;       // [2, Di, N] chunk backward: the local reverse scan and dL/dH_t of one step
   RealVector prod;    // [n_chunks, Di, N] product of each chunk's transitions (chunk form)
   RealVector start;   // [n_chunks, Di, N] state entering each chunk (forward) / gradient leaving
                       // each chunk's end (backward)

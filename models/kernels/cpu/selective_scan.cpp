@@ -63,10 +63,11 @@ void scale_by(const real* a, real* x, size_t n) {
 }
 
 // The gradients of step t given G = dL/dH_t over all paths: ddt_t, du_t, dB_t, dC_t (written) and
-// dA (added). Hprev = H_{t-1} (null = zeros). M (may alias G) is multiplied by the step's transition
-// afterwards, which is how both backward forms move their running gradient or product one step back.
+// dA (added). Hprev = H_{t-1} (null = zeros). M1 (may alias G) and M2 (or null) are multiplied by the
+// step's transition afterwards, which is how both backward forms move their running gradients and
+// products one step back.
 void step_backward(const SelectiveScanInputs& in, int t, const real* G, const real* Ht, const real* Hprev,
-                   const real* dy, real* M, const SelectiveScanGrads& g) {
+                   const real* dy, real* M1, real* M2, const SelectiveScanGrads& g) {
   const int Di = in.Di, N = in.N;
   const real* dt = in.dt + size_t(t) * Di;
   const real* u = in.u + size_t(t) * Di;
@@ -94,7 +95,9 @@ void step_backward(const SelectiveScanInputs& in, int t, const real* G, const re
         ddt_decay += dz * Acn;
         g.dA[off + n] += dz * dt[c];
       }
-      M[off + n] *= in.negative_eigen ? real(2) * e - real(1) : e;
+      const real a = in.negative_eigen ? real(2) * e - real(1) : e;
+      M1[off + n] *= a;
+      if (M2) M2[off + n] *= a;
     }
     g.ddt[size_t(t) * Di + c] = dx * u[c] + ddt_decay;
     g.du[size_t(t) * Di + c] = dx * dt[c];
@@ -148,7 +151,7 @@ void selective_scan_recurrent_backward(const SelectiveScanInputs& in, const real
   for (int t = in.T - 1; t >= 0; --t) {
     add_output_grad(in, t, dy, G);
     const real* Hprev = t > 0 ? ws.h.data() + size_t(t - 1) * S : in.h0;
-    step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, dy, G, g);
+    step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, dy, G, nullptr, g);
   }
   if (g.dh0) std::copy_n(G, S, g.dh0);
 }
@@ -219,20 +222,19 @@ void selective_scan_chunk_backward(const SelectiveScanInputs& in, const real* dy
   const size_t S = state_elems(in);
   const int C = std::max(1, in.chunk);
   const int nc = (in.T + C - 1) / C;
-  ws.g.resize(size_t(in.T) * S);
+  ws.g.resize(2 * S);
   ws.out.resize(size_t(nc) * S);
   ws.start.resize(size_t(nc) * S);
   std::fill_n(g.dA, S, real(0));
 
-  // 1. every chunk on its own: the reverse scan of dy_t C_t^T from a zero gradient at the chunk end
-  //    (kept in g), and what the chunk alone sends into the state before it (out)
+  // 1. every chunk on its own: the reverse scan of dy_t C_t^T from a zero gradient at the chunk end;
+  //    what it sends into the state before the chunk is kept (out)
   for (int k = 0; k < nc; ++k) {
     const int t0 = k * C, t1 = std::min(in.T, t0 + C);
     real* L = ws.out.data() + size_t(k) * S;
     std::fill_n(L, S, real(0));
     for (int t = t1 - 1; t >= t0; --t) {
       add_output_grad(in, t, dy, L);
-      std::copy_n(L, S, ws.g.data() + size_t(t) * S);
       selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
       scale_by(ws.a.data(), L, S);
     }
@@ -252,17 +254,21 @@ void selective_scan_chunk_backward(const SelectiveScanInputs& in, const real* dy
   }
   if (g.dh0) std::copy_n(carry, S, g.dh0);
 
-  // 3. every step: G_t = dL_t + R_t * G_end with R_t the product of the chunk's later transitions
+  // 3. every step: G_t = L_t + R_t * G_end, with the local reverse scan L_t redone alongside R_t, the
+  //    product of the chunk's later transitions (cheaper than keeping every L_t)
   real* R = ws.acc.data();
+  real* L = ws.g.data();
+  real* G = ws.g.data() + S;
   for (int k = 0; k < nc; ++k) {
     const int t0 = k * C, t1 = std::min(in.T, t0 + C);
     const real* Gend = ws.start.data() + size_t(k) * S;
     std::fill_n(R, S, real(1));
+    std::fill_n(L, S, real(0));
     for (int t = t1 - 1; t >= t0; --t) {
-      real* G = ws.g.data() + size_t(t) * S;
-      for (size_t i = 0; i < S; ++i) G[i] += R[i] * Gend[i];
+      add_output_grad(in, t, dy, L);
+      for (size_t i = 0; i < S; ++i) G[i] = L[i] + R[i] * Gend[i];
       const real* Hprev = t > 0 ? ws.h.data() + size_t(t - 1) * S : in.h0;
-      step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, dy, R, g);
+      step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, dy, R, L, g);
     }
   }
 }
