@@ -17,6 +17,9 @@
 //                  from zero at the chunk end, the gradient carried backwards over the boundaries,
 //                  and G_t = dL_t + R_t * G_end with R_t = a_{t+1} * ... * a_{t1-1}. The local scans
 //                  of different chunks are independent (the parallel form); here they run in order.
+//                  Memory: the forward keeps only the state entering each chunk and the backward
+//                  recomputes a chunk's states from it, so O((T/C + C) Di N) per row instead of
+//                  the recurrent reference's O(T Di N).
 // Shapes: T steps, Di channels, N state size; all buffers contiguous row-major. Each function is
 // single-threaded; the mixer runs batch rows in parallel, each with its own workspace.
 // Contract: *_backward follows *_forward with the same inputs and workspace.
@@ -48,13 +51,13 @@ struct SelectiveScanGrads {
 };
 
 struct SelectiveScanWorkspace {
-  RealVector h;       // [T, Di, N] the state after every step (forward), read by the backward
+  RealVector h;       // recurrent: [T, Di, N] the state after every step; chunked: [C, Di, N] one chunk's
   RealVector a;       // [Di, N] one step's transition
-  RealVector acc;     // [Di, N] running state / gradient / product
+  RealVector acc;     // [Di, N] running gradient / product / final state
   RealVector g;       // [2, Di, N] chunk backward: the local reverse scan and dL/dH_t of one step
   RealVector prod;    // [n_chunks, Di, N] product of each chunk's transitions (chunk form)
-  RealVector start;   // [n_chunks, Di, N] state entering each chunk (forward) / gradient leaving
-                      // each chunk's end (backward)
+  RealVector start;   // [n_chunks, Di, N] state entering each chunk (chunk form), read by the backward
+  RealVector gend;    // [n_chunks, Di, N] chunk backward: the gradient at each chunk's last state
   RealVector out;     // [n_chunks, Di, N] chunk backward: a chunk's own gradient into the previous state
   int T = 0, Di = 0, N = 0;  // shapes of the last forward
 };

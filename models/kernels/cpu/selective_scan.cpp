@@ -11,9 +11,10 @@ namespace {
 
 size_t state_elems(const SelectiveScanInputs& in) { return size_t(in.Di) * in.N; }
 
-void record_shapes(const SelectiveScanInputs& in, SelectiveScanWorkspace& ws) {
+// `steps` states of [Di, N] are kept in ws.h: all T (recurrent) or one chunk's (chunked)
+void record_shapes(const SelectiveScanInputs& in, int steps, SelectiveScanWorkspace& ws) {
   ws.T = in.T, ws.Di = in.Di, ws.N = in.N;
-  ws.h.resize(size_t(in.T) * state_elems(in));
+  ws.h.resize(size_t(steps) * state_elems(in));
   ws.a.resize(state_elems(in));
   ws.acc.resize(state_elems(in));
 }
@@ -115,7 +116,7 @@ void selective_scan_transition(const real* dt, const real* A, int Di, int N, boo
 }
 
 void selective_scan_recurrent_forward(const SelectiveScanInputs& in, real* y, real* ht, SelectiveScanWorkspace& ws) {
-  record_shapes(in, ws);
+  record_shapes(in, in.T, ws);
   const size_t S = state_elems(in);
   const real* prev = in.h0;
   for (int t = 0; t < in.T; ++t) {
@@ -156,63 +157,66 @@ void selective_scan_recurrent_backward(const SelectiveScanInputs& in, const real
   if (g.dh0) std::copy_n(G, S, g.dh0);
 }
 
+namespace {
+
+// The states H_t of chunk k (t0 <= t < t1) into ws.h [t - t0], from H_start = ws.start[k]: the local
+// scan L_t from a zero state, then H_t = L_t + P_t * H_start with P_t the running product of the
+// chunk's transitions. The chunk's full product P_end goes to ws.prod[k]. Outputs y_t when y is given.
+void chunk_states(const SelectiveScanInputs& in, int k, int t0, int t1, real* y, SelectiveScanWorkspace& ws) {
+  const size_t S = state_elems(in);
+  for (int t = t0; t < t1; ++t) {
+    real* L = ws.h.data() + size_t(t - t0) * S;
+    selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
+    if (t == t0) {
+      std::fill_n(L, S, real(0));
+    } else {
+      const real* Lp = L - S;
+      for (size_t i = 0; i < S; ++i) L[i] = ws.a[i] * Lp[i];
+    }
+    add_input(in, t, L);
+  }
+  const real* H0 = ws.start.data() + size_t(k) * S;
+  real* P = ws.prod.data() + size_t(k) * S;
+  std::fill_n(P, S, real(1));
+  for (int t = t0; t < t1; ++t) {
+    real* H = ws.h.data() + size_t(t - t0) * S;
+    selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
+    for (size_t i = 0; i < S; ++i) {
+      P[i] *= ws.a[i];
+      H[i] += P[i] * H0[i];
+    }
+    if (y) read_out(in, t, H, y);
+  }
+}
+
+}  // namespace
+
 void selective_scan_chunk_forward(const SelectiveScanInputs& in, real* y, real* ht, SelectiveScanWorkspace& ws) {
-  record_shapes(in, ws);
   const size_t S = state_elems(in);
   const int C = std::max(1, in.chunk);
   const int nc = (in.T + C - 1) / C;
+  record_shapes(in, std::min(C, in.T), ws);
   ws.prod.resize(size_t(nc) * S);
   ws.start.resize(size_t(nc) * S);
-
-  // 1. every chunk on its own: L_t from a zero state (kept in h) and P_end, the product of its transitions
-  for (int k = 0; k < nc; ++k) {
-    const int t0 = k * C, t1 = std::min(in.T, t0 + C);
-    real* P = ws.prod.data() + size_t(k) * S;
-    std::fill_n(P, S, real(1));
-    for (int t = t0; t < t1; ++t) {
-      real* L = ws.h.data() + size_t(t) * S;
-      selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
-      if (t == t0) {
-        std::fill_n(L, S, real(0));
-      } else {
-        const real* Lp = L - S;
-        for (size_t i = 0; i < S; ++i) L[i] = ws.a[i] * Lp[i];
-      }
-      add_input(in, t, L);
-      scale_by(ws.a.data(), P, S);
-    }
-  }
-
-  // 2. the boundaries in order: H_end = L_end + P_end * H_start
-  real* carry = ws.acc.data();
+  // chunk by chunk: its states from the state entering it, whose last one enters the next chunk.
+  // Only the entering states are kept; the backward recomputes a chunk's states from them.
   if (in.h0)
-    std::copy_n(in.h0, S, carry);
+    std::copy_n(in.h0, S, ws.start.data());
   else
-    std::fill_n(carry, S, real(0));
-  for (int k = 0; k < nc; ++k) {
-    const int t1 = std::min(in.T, (k + 1) * C);
-    std::copy_n(carry, S, ws.start.data() + size_t(k) * S);
-    const real* P = ws.prod.data() + size_t(k) * S;
-    const real* Lend = ws.h.data() + size_t(t1 - 1) * S;
-    for (size_t i = 0; i < S; ++i) carry[i] = Lend[i] + P[i] * carry[i];
-  }
-  if (ht) std::copy_n(carry, S, ht);
-
-  // 3. every step: H_t = L_t + P_t * H_start, then the output
-  real* P = ws.acc.data();
+    std::fill_n(ws.start.data(), S, real(0));
   for (int k = 0; k < nc; ++k) {
     const int t0 = k * C, t1 = std::min(in.T, t0 + C);
-    const real* H0 = ws.start.data() + size_t(k) * S;
-    std::fill_n(P, S, real(1));
-    for (int t = t0; t < t1; ++t) {
-      real* H = ws.h.data() + size_t(t) * S;
-      selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
-      for (size_t i = 0; i < S; ++i) {
-        P[i] *= ws.a[i];
-        H[i] += P[i] * H0[i];
-      }
-      read_out(in, t, H, y);
-    }
+    chunk_states(in, k, t0, t1, y, ws);
+    const real* last = ws.h.data() + size_t(t1 - 1 - t0) * S;
+    std::copy_n(last, S, k + 1 < nc ? ws.start.data() + size_t(k + 1) * S : ws.acc.data());
+  }
+  if (ht) {
+    if (nc > 0)
+      std::copy_n(ws.acc.data(), S, ht);
+    else if (in.h0)
+      std::copy_n(in.h0, S, ht);
+    else
+      std::fill_n(ht, S, real(0));
   }
 }
 
@@ -224,7 +228,7 @@ void selective_scan_chunk_backward(const SelectiveScanInputs& in, const real* dy
   const int nc = (in.T + C - 1) / C;
   ws.g.resize(2 * S);
   ws.out.resize(size_t(nc) * S);
-  ws.start.resize(size_t(nc) * S);
+  ws.gend.resize(size_t(nc) * S);
   std::fill_n(g.dA, S, real(0));
 
   // 1. every chunk on its own: the reverse scan of dy_t C_t^T from a zero gradient at the chunk end;
@@ -240,35 +244,37 @@ void selective_scan_chunk_backward(const SelectiveScanInputs& in, const real* dy
     }
   }
 
-  // 2. the boundaries in reverse: the gradient at a chunk's last state (start) and before its first
+  // 2. the boundaries in reverse: the gradient at a chunk's last state (gend) and before its first
   real* carry = ws.acc.data();
   if (dht)
     std::copy_n(dht, S, carry);
   else
     std::fill_n(carry, S, real(0));
   for (int k = nc - 1; k >= 0; --k) {
-    std::copy_n(carry, S, ws.start.data() + size_t(k) * S);
+    std::copy_n(carry, S, ws.gend.data() + size_t(k) * S);
     const real* P = ws.prod.data() + size_t(k) * S;
     const real* out = ws.out.data() + size_t(k) * S;
     for (size_t i = 0; i < S; ++i) carry[i] = out[i] + P[i] * carry[i];
   }
   if (g.dh0) std::copy_n(carry, S, g.dh0);
 
-  // 3. every step: G_t = L_t + R_t * G_end, with the local reverse scan L_t redone alongside R_t, the
-  //    product of the chunk's later transitions (cheaper than keeping every L_t)
+  // 3. every step: the chunk's states recomputed as the forward made them, then
+  //    G_t = L_t + R_t * G_end, with the local reverse scan L_t redone alongside R_t, the product of
+  //    the chunk's later transitions (cheaper than keeping every L_t)
   real* R = ws.acc.data();
   real* L = ws.g.data();
   real* G = ws.g.data() + S;
   for (int k = 0; k < nc; ++k) {
     const int t0 = k * C, t1 = std::min(in.T, t0 + C);
-    const real* Gend = ws.start.data() + size_t(k) * S;
+    chunk_states(in, k, t0, t1, nullptr, ws);
+    const real* Gend = ws.gend.data() + size_t(k) * S;
     std::fill_n(R, S, real(1));
     std::fill_n(L, S, real(0));
     for (int t = t1 - 1; t >= t0; --t) {
       add_output_grad(in, t, dy, L);
       for (size_t i = 0; i < S; ++i) G[i] = L[i] + R[i] * Gend[i];
-      const real* Hprev = t > 0 ? ws.h.data() + size_t(t - 1) * S : in.h0;
-      step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, dy, R, L, g);
+      const real* Hprev = t > t0 ? ws.h.data() + size_t(t - 1 - t0) * S : ws.start.data() + size_t(k) * S;
+      step_backward(in, t, G, ws.h.data() + size_t(t - t0) * S, Hprev, dy, R, L, g);
     }
   }
 }
