@@ -53,6 +53,7 @@ struct SelectiveScanGrads {
 struct SelectiveScanWorkspace {
   RealVector h;       // recurrent: [T, Di, N] the state after every step; chunked: [C, Di, N] one chunk's
   RealVector a;       // [Di, N] one step's transition
+  RealVector e;       // [C, Di, N] chunked: exp(dt A) of one chunk's steps
   RealVector acc;     // [Di, N] running gradient / product / final state
   RealVector g;       // [2, Di, N] chunk backward: the local reverse scan and dL/dH_t of one step
   RealVector prod;    // [n_chunks, Di, N] product of each chunk's transitions (chunk form)

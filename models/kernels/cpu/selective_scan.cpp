@@ -64,11 +64,11 @@ void scale_by(const real* a, real* x, size_t n) {
 }
 
 // The gradients of step t given G = dL/dH_t over all paths: ddt_t, du_t, dB_t, dC_t (written) and
-// dA (added). Hprev = H_{t-1} (null = zeros). M1 (may alias G) and M2 (or null) are multiplied by the
+// dA (added). Hprev = H_{t-1} (null = zeros); e_t = exp(dt_t A) [Di, N] when already known, else null. M1 (may alias G) and M2 (or null) are multiplied by the
 // step's transition afterwards, which is how both backward forms move their running gradients and
 // products one step back.
 void step_backward(const SelectiveScanInputs& in, int t, const real* G, const real* Ht, const real* Hprev,
-                   const real* dy, real* M1, real* M2, const SelectiveScanGrads& g) {
+                   const real* e_t, const real* dy, real* M1, real* M2, const SelectiveScanGrads& g) {
   const int Di = in.Di, N = in.N;
   const real* dt = in.dt + size_t(t) * Di;
   const real* u = in.u + size_t(t) * Di;
@@ -90,7 +90,7 @@ void step_backward(const SelectiveScanInputs& in, int t, const real* G, const re
       dB[n] += gv * x;
       dC[n] += Ht[off + n] * dyt[c];
       const real Acn = in.A[off + n];
-      const real e = std::exp(dt[c] * Acn);
+      const real e = e_t ? e_t[off + n] : std::exp(dt[c] * Acn);
       if (Hprev) {
         const real dz = gv * Hprev[off + n] * slope * e;  // dL / d(dt A)
         ddt_decay += dz * Acn;
@@ -152,7 +152,7 @@ void selective_scan_recurrent_backward(const SelectiveScanInputs& in, const real
   for (int t = in.T - 1; t >= 0; --t) {
     add_output_grad(in, t, dy, G);
     const real* Hprev = t > 0 ? ws.h.data() + size_t(t - 1) * S : in.h0;
-    step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, dy, G, nullptr, g);
+    step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, nullptr, dy, G, nullptr, g);
   }
   if (g.dh0) std::copy_n(G, S, g.dh0);
 }
@@ -164,14 +164,19 @@ namespace {
 // chunk's transitions. The chunk's full product P_end goes to ws.prod[k]. Outputs y_t when y is given.
 void chunk_states(const SelectiveScanInputs& in, int k, int t0, int t1, real* y, SelectiveScanWorkspace& ws) {
   const size_t S = state_elems(in);
+  const bool neg = in.negative_eigen;
+  // the transitions enter as e = exp(dt A) (a = e or 2e - 1), kept for the second pass and the backward
   for (int t = t0; t < t1; ++t) {
     real* L = ws.h.data() + size_t(t - t0) * S;
-    selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
+    real* e = ws.e.data() + size_t(t - t0) * S;
+    const real* dt = in.dt + size_t(t) * in.Di;
+    for (int c = 0; c < in.Di; ++c)
+      for (int n = 0; n < in.N; ++n) e[size_t(c) * in.N + n] = std::exp(dt[c] * in.A[size_t(c) * in.N + n]);
     if (t == t0) {
       std::fill_n(L, S, real(0));
     } else {
       const real* Lp = L - S;
-      for (size_t i = 0; i < S; ++i) L[i] = ws.a[i] * Lp[i];
+      for (size_t i = 0; i < S; ++i) L[i] = (neg ? real(2) * e[i] - real(1) : e[i]) * Lp[i];
     }
     add_input(in, t, L);
   }
@@ -180,9 +185,9 @@ void chunk_states(const SelectiveScanInputs& in, int k, int t0, int t1, real* y,
   std::fill_n(P, S, real(1));
   for (int t = t0; t < t1; ++t) {
     real* H = ws.h.data() + size_t(t - t0) * S;
-    selective_scan_transition(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, in.negative_eigen, ws.a.data());
+    const real* e = ws.e.data() + size_t(t - t0) * S;
     for (size_t i = 0; i < S; ++i) {
-      P[i] *= ws.a[i];
+      P[i] *= neg ? real(2) * e[i] - real(1) : e[i];
       H[i] += P[i] * H0[i];
     }
     if (y) read_out(in, t, H, y);
@@ -196,6 +201,7 @@ void selective_scan_chunk_forward(const SelectiveScanInputs& in, real* y, real* 
   const int C = std::max(1, in.chunk);
   const int nc = (in.T + C - 1) / C;
   record_shapes(in, std::min(C, in.T), ws);
+  ws.e.resize(size_t(std::min(C, in.T)) * S);
   ws.prod.resize(size_t(nc) * S);
   ws.start.resize(size_t(nc) * S);
   // chunk by chunk: its states from the state entering it, whose last one enters the next chunk.
@@ -274,7 +280,7 @@ void selective_scan_chunk_backward(const SelectiveScanInputs& in, const real* dy
       add_output_grad(in, t, dy, L);
       for (size_t i = 0; i < S; ++i) G[i] = L[i] + R[i] * Gend[i];
       const real* Hprev = t > t0 ? ws.h.data() + size_t(t - 1 - t0) * S : ws.start.data() + size_t(k) * S;
-      step_backward(in, t, G, ws.h.data() + size_t(t - t0) * S, Hprev, dy, R, L, g);
+      step_backward(in, t, G, ws.h.data() + size_t(t - t0) * S, Hprev, ws.e.data() + size_t(t - t0) * S, dy, R, L, g);
     }
   }
 }
