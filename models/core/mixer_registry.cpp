@@ -21,6 +21,8 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(gla),
       DELTABENCH_MIXER(retnet),
       DELTABENCH_MIXER(based),
+      DELTABENCH_MIXER(mamba),
+      DELTABENCH_MIXER(rwkv4),
       DELTABENCH_MIXER(mlstm),
       DELTABENCH_MIXER(slstm),
   };
