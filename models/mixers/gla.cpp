@@ -21,7 +21,7 @@ real log_sigmoid(real z) { return z >= 0 ? -std::log1p(std::exp(-z)) : z - std::
 
 OptionSpecs GlaMixer::option_specs() {
   OptionSpecs specs = DiagonalDecayLayer::option_specs(gla_defaults());
-  specs.push_back({"gate_low_rank_dim", int64_t{16}, "rank r of the decay projection gk_proj = Linear(r, H*K) Linear(D, r)"});
+  specs.push_back({"gate_low_rank_dim", int64_t{16}, "rank r of the decay projection gk_proj: Linear(D -> r), then Linear(r -> H*K) with bias"});
   specs.push_back({"gate_logit_normalizer", 16.0, "gk = logsigmoid(gk_proj x) / gate_logit_normalizer"});
   return specs;
 }
