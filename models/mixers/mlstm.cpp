@@ -57,7 +57,10 @@ MLSTMMixer::MLSTMMixer(int d_model, const Options& o, ParamArena& arena)
     if (W_ < 2) throw ConfigError("conv_size", "'conv_size' must be >= 2");
   }
   const double std = 0.02;
-  if (W_ > 0) conv_ = std::make_unique<ShortConv>(arena, "conv1d", D_, W_, /*silu=*/true, std);
+  if (W_ > 0) {
+    conv_ = std::make_unique<ShortConv>(arena, "conv1d", D_, W_, /*silu=*/true, std);
+    packed_conv_ = std::make_unique<PackedStateConv>(*conv_);
+  }
   q_proj_ = std::make_unique<Linear>(arena, "q_proj", D_, D_, false, std);
   k_proj_ = std::make_unique<Linear>(arena, "k_proj", D_, D_, false, std);
   v_proj_ = std::make_unique<Linear>(arena, "v_proj", D_, D_, false, std);
@@ -94,18 +97,9 @@ void MLSTMMixer::forward_stateful(const real* x, real* y, int B, int T, const re
   x_.assign(x, x + rows * D);
   const real* xc = x;
   if (conv_) {
-    const Index tail = Index(W_ - 1) * D;
-    if (state_in) {
-      conv_in_.resize(size_t(B) * tail);
-      for (int b = 0; b < B; ++b) std::copy_n(state_in + b * S + cell, tail, conv_in_.data() + b * tail);
-    }
-    conv_out_.resize(size_t(B) * tail);
     xc_.resize(rows * D);
-    conv_->forward_stateful(x, xc_.data(), B, T, state_in ? conv_in_.data() : nullptr,
-                            state_out ? conv_out_.data() : nullptr);
+    packed_conv_->forward(x, xc_.data(), B, T, state_in, state_out, S, cell);
     xc = xc_.data();
-    if (state_out)
-      for (int b = 0; b < B; ++b) std::copy_n(conv_out_.data() + b * tail, tail, state_out + b * S + cell);
   }
   q_.resize(rows * D), k_.resize(rows * D), v_.resize(rows * D);
   q_proj_->apply(xc, q_.data(), rows);
@@ -218,7 +212,7 @@ void mlstm_head_forward(const MLSTMHeadInputs& in, real* C, real* n, real* m, re
 void MLSTMMixer::backward_stateful(const real* dy, const real* dstate_out, real* dx, real* dstate_in) {
   const int B = B_, T = T_, D = D_, H = H_;
   const Index rows = Index(B) * T;
-  const int64_t S = state_size(), cell = cell_state_size();
+  const int64_t S = state_size();
   const real* xc = conv_ ? xc_.data() : x_.data();
 
   du_.resize(rows * D);
@@ -271,18 +265,7 @@ void MLSTMMixer::backward_stateful(const real* dy, const real* dstate_out, real*
   g_proj_->apply_backward(x_.data(), dgp_.data(), dx, rows, false);
   v_proj_->apply_backward(x_.data(), dv_.data(), dx, rows, true);
   if (conv_) {
-    const Index tail = Index(W_ - 1) * D;
-    if (dstate_out) {
-      dconv_out_.resize(size_t(B) * tail);
-      for (int b = 0; b < B; ++b) std::copy_n(dstate_out + b * S + cell, tail, dconv_out_.data() + b * tail);
-    }
-    dconv_in_.resize(size_t(B) * tail);
-    dconv_x_.resize(rows * D);
-    conv_->backward_stateful(dxc_.data(), dstate_out ? dconv_out_.data() : nullptr, dconv_x_.data(),
-                             dstate_in ? dconv_in_.data() : nullptr);
-    for (Index i = 0; i < rows * D; ++i) dx[i] += dconv_x_[i];
-    if (dstate_in)
-      for (int b = 0; b < B; ++b) std::copy_n(dconv_in_.data() + b * tail, tail, dstate_in + b * S + cell);
+    packed_conv_->backward_accumulate(dxc_.data(), dstate_out, dx, dstate_in);
   } else {
     for (Index i = 0; i < rows * D; ++i) dx[i] += dxc_[i];
   }

@@ -51,6 +51,7 @@
 #include "models/core/registry.h"
 #include "models/layers/linear.h"
 #include "models/layers/multi_head_layernorm.h"
+#include "models/layers/packed_state_conv.h"
 #include "models/layers/short_conv.h"
 
 namespace db {
@@ -75,6 +76,7 @@ class MLSTMMixer : public Mixer {
   int D_, H_, K_;  // V = K
   int W_;          // conv kernel size; 0 = no conv
   std::unique_ptr<ShortConv> conv_;
+  std::unique_ptr<PackedStateConv> packed_conv_;  // conv_ with its tail in the packed state
   std::unique_ptr<Linear> q_proj_, k_proj_, v_proj_, igate_, fgate_, g_proj_, o_proj_;
   Param igate_bias_, fgate_bias_;  // [H] each
   Param skip_;                     // [D] learnable skip, ones
@@ -84,7 +86,6 @@ class MLSTMMixer : public Mixer {
   bool has_state_in_ = false;
   RealVector x_;               // [B*T, D] input
   RealVector xc_;              // [B*T, D] SiLU(conv(x)) (only with the conv)
-  RealVector conv_in_, conv_out_;  // [B, (W-1)*D] conv state in / out
   RealVector q_, k_, v_;       // [B*T, H*K]
   RealVector qkv_;             // [B*T, 3*D] gate input [q; k; v]
   RealVector ig_, fg_;         // [B*T, H] i~, f~
@@ -97,11 +98,10 @@ class MLSTMMixer : public Mixer {
   RealVector u_;               // [B*T, D] o_proj input
   // backward
   RealVector du_, dgp_, dhn_;  // [B*T, D]
-  RealVector dxc_, dconv_x_;   // [B*T, D]
+  RealVector dxc_;   // [B*T, D]
   RealVector dq_, dk_, dv_;    // [B*T, H*K]
   RealVector dqkv_;            // [B*T, 3*D]
   RealVector dig_, dfg_;       // [B*T, H]
-  RealVector dconv_out_, dconv_in_;  // [B, (W-1)*D]
   RealVector ws_;              // [B*H, K*K + 2*K] per-sequence carries dC, dn and a scratch [K]
   RealVector scratch_;         // reduction partials (skip grad)
 };

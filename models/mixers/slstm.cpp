@@ -62,7 +62,10 @@ SLSTMMixer::SLSTMMixer(int d_model, const Options& o, ParamArena& arena)
     if (W_ < 2) throw ConfigError("conv_size", "'conv_size' must be >= 2");
   }
   const double std = 0.02;
-  if (W_ > 0) conv_ = std::make_unique<ShortConv>(arena, "conv1d", D_, W_, /*silu=*/true, std);
+  if (W_ > 0) {
+    conv_ = std::make_unique<ShortConv>(arena, "conv1d", D_, W_, /*silu=*/true, std);
+    packed_conv_ = std::make_unique<PackedStateConv>(*conv_);
+  }
   const char* names[4] = {"igate", "fgate", "zgate", "ogate"};
   for (int g = 0; g < 4; ++g) gate_[g] = std::make_unique<Linear>(arena, names[g], D_, D_, false, std);
   {
@@ -114,18 +117,9 @@ void SLSTMMixer::forward_stateful(const real* x, real* y, int B, int T, const re
   x_.assign(x, x + rows * D);
   const real* xc = x;
   if (conv_) {
-    const Index tail = Index(W_ - 1) * D;
-    if (state_in) {
-      conv_in_.resize(size_t(B) * tail);
-      for (int b = 0; b < B; ++b) std::copy_n(state_in + b * S + cell, tail, conv_in_.data() + b * tail);
-    }
-    conv_out_.resize(size_t(B) * tail);
     xc_.resize(rows * D);
-    conv_->forward_stateful(x, xc_.data(), B, T, state_in ? conv_in_.data() : nullptr,
-                            state_out ? conv_out_.data() : nullptr);
+    packed_conv_->forward(x, xc_.data(), B, T, state_in, state_out, S, cell);
     xc = xc_.data();
-    if (state_out)
-      for (int b = 0; b < B; ++b) std::copy_n(conv_out_.data() + b * tail, tail, state_out + b * S + cell);
   }
   for (int g = 0; g < 4; ++g) {
     wx_[g].resize(rows * D), raw_[g].resize(rows * D);
@@ -190,7 +184,7 @@ void SLSTMMixer::recurrence_forward(int bh, const real* st) {
 void SLSTMMixer::backward_stateful(const real* dy, const real* dstate_out, real* dx, real* dstate_in) {
   const int B = B_, T = T_, D = D_, H = H_, K = K_;
   const Index rows = Index(B) * T;
-  const int64_t S = state_size(), cell = int64_t{4} * D;
+  const int64_t S = state_size();
   dgn_.resize(rows * D);
   if (o_proj_)
     o_proj_->apply_backward(gn_.data(), dy, dgn_.data(), rows, false);
@@ -231,18 +225,7 @@ void SLSTMMixer::backward_stateful(const real* dy, const real* dstate_out, real*
   gate_[kZ]->apply_backward(x_.data(), draw_[kZ].data(), dx, rows, false);
   gate_[kO]->apply_backward(x_.data(), draw_[kO].data(), dx, rows, true);
   if (conv_) {
-    const Index tail = Index(W_ - 1) * D;
-    if (dstate_out) {
-      dconv_out_.resize(size_t(B) * tail);
-      for (int b = 0; b < B; ++b) std::copy_n(dstate_out + b * S + cell, tail, dconv_out_.data() + b * tail);
-    }
-    dconv_in_.resize(size_t(B) * tail);
-    dconv_x_.resize(rows * D);
-    conv_->backward_stateful(dxc_.data(), dstate_out ? dconv_out_.data() : nullptr, dconv_x_.data(),
-                             dstate_in ? dconv_in_.data() : nullptr);
-    for (Index i = 0; i < rows * D; ++i) dx[i] += dconv_x_[i];
-    if (dstate_in)
-      for (int b = 0; b < B; ++b) std::copy_n(dconv_in_.data() + b * tail, tail, dstate_in + b * S + cell);
+    packed_conv_->backward_accumulate(dxc_.data(), dstate_out, dx, dstate_in);
   } else {
     for (Index i = 0; i < rows * D; ++i) dx[i] += dxc_[i];
   }

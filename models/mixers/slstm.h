@@ -51,6 +51,7 @@
 #include "models/core/registry.h"
 #include "models/layers/linear.h"
 #include "models/layers/multi_head_layernorm.h"
+#include "models/layers/packed_state_conv.h"
 #include "models/layers/short_conv.h"
 
 namespace db {
@@ -73,6 +74,7 @@ class SLSTMMixer : public Mixer {
   int D_, H_, K_;
   int W_;  // conv kernel size; 0 = no conv
   std::unique_ptr<ShortConv> conv_;
+  std::unique_ptr<PackedStateConv> packed_conv_;  // conv_ with its tail in the packed state
   std::unique_ptr<Linear> gate_[4];  // igate, fgate, zgate, ogate: [D, D] each
   Param R_;                          // [4, H, K, K] recurrent kernel, gate-major, one block per head
   Param bias_;                       // [4, D]
@@ -82,7 +84,6 @@ class SLSTMMixer : public Mixer {
   int B_ = 0, T_ = 0;
   RealVector x_;                 // [B*T, D] input
   RealVector xc_;                // [B*T, D] SiLU(conv(x)) (only with the conv)
-  RealVector conv_in_, conv_out_;  // [B, (W-1)*D]
   RealVector wx_[4];             // [B*T, D] W_g u_g per gate
   RealVector raw_[4];            // [B*T, D] full pre-activations g~ (W u + R h + b)
   RealVector hs_, cs_, ns_, ms_; // [B*H, T+1, K] states h, c, n, m at 0..T
@@ -91,8 +92,7 @@ class SLSTMMixer : public Mixer {
   // backward
   RealVector dgn_;               // [B*T, D]
   RealVector draw_[4];           // [B*T, D] d g~
-  RealVector dxc_, dconv_x_;     // [B*T, D]
-  RealVector dconv_out_, dconv_in_;  // [B, (W-1)*D]
+  RealVector dxc_;     // [B*T, D]
   RealVector ws_;                // [B*H, 5*K] carries dh, dc, dn, dm and the step's dh
 };
 
