@@ -41,75 +41,8 @@ HyenaMixer::HyenaMixer(int d_model, const Options& o, ParamArena& arena)
   }
   ParamArena::Scope scope(arena, "filter_fn");
   bias_ = arena.add("bias", {D_}, ParamInit::normal(1.0), /*weight_decay=*/false);
-  {
-    ParamArena::Scope f(arena, "implicit_filter");
-    const double w = o.get_double("sin_freq");
-    for (int j = 0; j <= inner_ + 1; ++j) {
-      const int in = j == 0 ? emb_dim_ : order_, out = j == inner_ + 1 ? D_ : order_;
-      mlp_.push_back(std::make_unique<Linear>(arena, std::to_string(2 * j), in, out, j <= inner_, 0.02));
-      if (j == 0) {
-        ParamArena::Scope s(arena, "1");
-        freq_ = arena.add("freq", {1, order_}, ParamInit::constant(w), /*weight_decay=*/false);
-      }
-    }
-  }
-  // ExponentialModulation's fixed rates: linspace(ln(target)/slow, ln(target)/fast, D), target 1e-2
-  deltas_.resize(D_);
-  const double lo = std::log(1e-2) / 1.5, hi = std::log(1e-2) / 0.3;
-  for (int c = 0; c < D_; ++c) deltas_[c] = static_cast<real>(std::abs(D_ > 1 ? lo + (hi - lo) * c / (D_ - 1) : lo));
-}
-
-void HyenaMixer::filter_forward(int T) {
-  const double pi = 3.14159265358979323846;
-  const int bands = (emb_dim_ - 1) / 2;
-  emb_.resize(size_t(T) * emb_dim_);
-  for (int t = 0; t < T; ++t) {
-    real* e = emb_.data() + size_t(t) * emb_dim_;
-    const double tn = l_max_ > 1 ? double(t) / (l_max_ - 1) : 0.0, w = 2 * pi * t / l_max_;
-    e[0] = static_cast<real>(tn);
-    for (int j = 0; j < bands; ++j) {
-      const double f = bands > 1 ? 1e-4 + (bands - 1 - 1e-4) * j / (bands - 1) : 1e-4;
-      e[1 + j] = static_cast<real>(std::cos(f * w));
-      e[1 + bands + j] = static_cast<real>(-std::sin(f * w));
-    }
-  }
-  pre_.resize(inner_ + 1), act_.resize(inner_ + 1);
-  const real* F = freq_.data();
-  const real* in = emb_.data();
-  for (int j = 0; j <= inner_; ++j) {
-    pre_[j].resize(size_t(T) * order_), act_[j].resize(size_t(T) * order_);
-    mlp_[j]->apply(in, pre_[j].data(), T);
-    for (size_t i = 0; i < pre_[j].size(); ++i) act_[j][i] = std::sin(F[i % order_] * pre_[j][i]);
-    in = act_[j].data();
-  }
-  graw_.resize(size_t(T) * D_), modulation_.resize(size_t(T) * D_), h_.resize(size_t(T) * D_);
-  mlp_[inner_ + 1]->apply(in, graw_.data(), T);
-  for (int t = 0; t < T; ++t) {
-    const double tn = l_max_ > 1 ? double(t) / (l_max_ - 1) : 0.0;
-    for (int c = 0; c < D_; ++c) {
-      const size_t i = size_t(t) * D_ + c;
-      modulation_[i] = modulate_ ? static_cast<real>(std::exp(-tn * deltas_[c])) : real(1);
-      h_[i] = graw_[i] * modulation_[i];
-    }
-  }
-}
-
-void HyenaMixer::filter_backward(int T) {
-  dgraw_.resize(size_t(T) * D_);
-  for (size_t i = 0; i < dgraw_.size(); ++i) dgraw_[i] = dh_[i] * modulation_[i];
-  dact_.resize(size_t(T) * order_), dpre_.resize(size_t(T) * order_);
-  mlp_[inner_ + 1]->apply_backward(act_[inner_].data(), dgraw_.data(), dact_.data(), T);
-  const real* F = freq_.data();
-  real* dF = freq_.grad();
-  for (int j = inner_; j >= 0; --j) {
-    for (size_t i = 0; i < dpre_.size(); ++i) {
-      const int k = static_cast<int>(i % order_);
-      const real cs = std::cos(F[k] * pre_[j][i]) * dact_[i];
-      dpre_[i] = cs * F[k];
-      dF[k] += cs * pre_[j][i];  // serial: fixed order
-    }
-    mlp_[j]->apply_backward(j > 0 ? act_[j - 1].data() : emb_.data(), dpre_.data(), j > 0 ? dact_.data() : nullptr, T);
-  }
+  filter_ = std::make_unique<HyenaImplicitFilter>(arena, D_, l_max_, order_, emb_dim_, inner_, o.get_double("sin_freq"),
+                                                  modulate_);
 }
 
 void HyenaMixer::forward_stateful(const real* x, real* y, int B, int T, const real* state_in, real* state_out) {
@@ -137,11 +70,11 @@ void HyenaMixer::forward_stateful(const real* x, real* y, int B, int T, const re
         for (int c = 0; c < width; ++c) out[c] += sw[size_t(c) * W_ + i] * src[c];
       }
     }
-  filter_forward(T);
+  h_ = filter_->forward(T);
   w_.resize(rows * D_), z_.resize(rows * D_), g_.resize(rows * D_);
   for (Index r = 0; r < rows; ++r)
     for (int c = 0; c < D_; ++c) w_[r * D_ + c] = uc_[r * width + 2 * D_ + c] * uc_[r * width + c];
-  long_conv_forward(w_.data(), h_.data(), z_.data(), B, T, D_);
+  long_conv_forward(w_.data(), h_, z_.data(), B, T, D_);
   const real* fb = bias_.data();
   for (Index r = 0; r < rows; ++r)
     for (int c = 0; c < D_; ++c) {
@@ -165,7 +98,7 @@ void HyenaMixer::backward_stateful(const real* dy, const real* dstate_out, real*
       dz_[i] = dg_[i] * uc_[r * width + D_ + c];
       duc_[r * width + D_ + c] = dg_[i] * z_[i];  // dx2
     }
-  long_conv_backward(w_.data(), h_.data(), dz_.data(), dw_.data(), dh_.data(), B, T, D_);
+  long_conv_backward(w_.data(), h_, dz_.data(), dw_.data(), dh_.data(), B, T, D_);
   if (filter_bias_) {
     const real* fb = bias_.data();
     real* dfb = bias_.grad();
@@ -182,7 +115,7 @@ void HyenaMixer::backward_stateful(const real* dy, const real* dstate_out, real*
       duc_[r * width + c] = dw_[i] * uc_[r * width + 2 * D_ + c];           // dx1
       duc_[r * width + 2 * D_ + c] = dw_[i] * uc_[r * width + c];           // dv
     }
-  filter_backward(T);
+  filter_->backward(dh_.data());
   // short conv backward, serial over (b, t) so the weight gradient sums in a fixed order
   const real* sw = short_weight_.data();
   real* dsw = short_weight_.grad();

@@ -7,7 +7,7 @@
 //   w = v * x1                              pre-gating
 //   z = long_conv(w, h) + w * bias          per channel, h [T, D] the implicit filter (fftconv_ref, no gelu)
 //   y = out_proj(z * x2)                    post-gating, out_proj with bias
-// The implicit filter (Zoology's Filter):
+// The implicit filter (Zoology's Filter, models/layers/hyena_filter.h):
 //   e_t = (t', cos(f_j w_t), -sin(f_j w_t))  j < bands = (emb_dim-1)/2, t' = t/(l_max-1), w_t = 2 pi t/l_max,
 //                                             f = linspace(1e-4, bands-1, bands)
 //   g = W_last sin(F(... sin(F(W_0 e_t + b_0)) ...))   width filter_order, num_inner_mlps inner layers,
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "models/core/registry.h"
+#include "models/layers/hyena_filter.h"
 #include "models/layers/linear.h"
 
 namespace db {
@@ -47,17 +48,12 @@ class HyenaMixer : public Mixer {
   void backward_stateful(const real* dy, const real* dstate_out, real* dx, real* dstate_in) override;
 
  private:
-  void filter_forward(int T);   // -> h_
-  void filter_backward(int T);  // dh_ -> filter parameter gradients
-
   int D_, l_max_, order_, emb_dim_, inner_, W_;
   bool modulate_, filter_bias_;
   std::unique_ptr<Linear> in_proj_, out_proj_;
   Param short_weight_, short_bias_;  // [3D, 1, W], [3D]
   Param bias_;                       // [D] the filter's skip weight
-  Param freq_;                       // [1, order] shared Sin frequency
-  std::vector<std::unique_ptr<Linear>> mlp_;  // emb_dim -> order, (order -> order) x inner, order -> D
-  std::vector<real> deltas_;         // [D] |decay rates|
+  std::unique_ptr<HyenaImplicitFilter> filter_;  // h [T, D] (models/layers/hyena_filter.h)
 
   int B_ = 0, T_ = 0;
   RealVector x_;                 // [B*T, D]
@@ -66,15 +62,9 @@ class HyenaMixer : public Mixer {
   RealVector w_;                 // [B*T, D] v * x1
   RealVector z_;                 // [B*T, D] long_conv(w, h) + w * bias
   RealVector g_;                 // [B*T, D] z * x2
-  RealVector emb_;               // [T, emb_dim]
-  std::vector<RealVector> pre_;  // inner_+1 of [T, order] Linear outputs before each Sin
-  std::vector<RealVector> act_;  // inner_+1 of [T, order] sin(F * pre)
-  RealVector modulation_;        // [T, D] exp(-t' |delta|) (ones when modulate is off)
-  RealVector graw_;              // [T, D] MLP output before modulation
-  RealVector h_;                 // [T, D] filter
+  const real* h_ = nullptr;      // [T, D] the filter (owned by filter_)
   RealVector dg_, dz_, dw_, duc_, du_;  // [B*T, D] or [B*T, 3D]
-  RealVector dh_, dgraw_;        // [T, D]
-  RealVector dact_, dpre_;       // [T, order]
+  RealVector dh_;                // [T, D]
 };
 
 extern const MixerEntry hyena_mixer_entry;
