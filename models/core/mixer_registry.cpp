@@ -28,6 +28,7 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(base_conv),
       DELTABENCH_MIXER(hyena),
       DELTABENCH_MIXER(h3),
+      DELTABENCH_MIXER(mh_hyena),
   };
   return table;
 }

@@ -1,10 +1,10 @@
-// test_long_conv_mixers.cpp: the long-convolution mixers (base_conv, hyena, h3) beyond the registry
+// test_long_conv_mixers.cpp: the long-convolution mixers (base_conv, hyena, h3, mh_hyena) beyond the registry
 // tests, in double.
 //
 // 1. Their gradients match finite differences at a length that takes the FFT form of the long
 //    convolution (the registry gradient check runs T = 7, the direct form).
 // 2. They are causal at that length: changing the input at t0 leaves every earlier output alone.
-// 3. base_conv and hyena refuse sequences longer than l_max (their filter is defined on l_max steps).
+// 3. base_conv, hyena and mh_hyena refuse sequences longer than l_max (their filter is defined on l_max steps).
 // 4. h3's convolutional form equals the recurrence Zoology's H3.step runs: a shift register
 //    s <- shift(s) + Bs k_t, k'_t = Cs.s + Dk k_t, and a diagonal SSM w <- dA w + dB (k'_t v_t),
 //    o_t = 2 Re(C.w) + Dd k'_t v_t, y_t = output_linear(o_t q_t), with dA, dB the bilinear
@@ -20,6 +20,7 @@
 #include "models/mixers/base_conv.h"
 #include "models/mixers/h3.h"
 #include "models/mixers/hyena.h"
+#include "models/mixers/mh_hyena.h"
 
 namespace db {
 namespace {
@@ -38,6 +39,7 @@ std::vector<Variant> long_variants() {
       {&base_conv_mixer_entry, {{"l_max", int64_t{128}}, {"implicit_long_conv", false}, {"use_act", true}}},
       {&hyena_mixer_entry, {{"l_max", int64_t{128}}, {"filter_order", int64_t{8}}}},
       {&h3_mixer_entry, {{"d_state", int64_t{6}}}},
+      {&mh_hyena_mixer_entry, {{"l_max", int64_t{128}}, {"num_heads", int64_t{2}}, {"proj_groups", int64_t{2}}}},
   };
 }
 
@@ -91,9 +93,11 @@ TEST(LongConvMixers, AreCausal) {
 }
 
 TEST(LongConvMixers, RefuseSequencesLongerThanLMax) {
-  for (const MixerEntry* e : {&base_conv_mixer_entry, &hyena_mixer_entry}) {
+  for (const MixerEntry* e : {&base_conv_mixer_entry, &hyena_mixer_entry, &mh_hyena_mixer_entry}) {
     ParamArena arena;
-    auto m = e->create(4, Options::resolve(e->options, {{"l_max", int64_t{8}}}), arena);
+    OptionOverrides o{{"l_max", int64_t{8}}};
+    if (e == &mh_hyena_mixer_entry) o["num_heads"] = int64_t{2};
+    auto m = e->create(4, Options::resolve(e->options, o), arena);
     Rng rng(1);
     arena.initialize(rng);
     std::vector<real> x(9 * 4, 0.5), y(x.size());
