@@ -22,11 +22,14 @@ int fft_length(int T) {
   return n;
 }
 
-// one thread's FFT plan cache and buffers, reused across calls (grown on use)
+// one thread's FFT plan cache and buffers, reused across calls (grown on use). The signals are real,
+// so only the half spectrum (N/2 + 1 bins) is formed; the inverse assumes Hermitian symmetry, which
+// every product and sum of real signals' spectra here has.
 struct FftWork {
+  FftWork() { fft.SetFlag(Eigen::FFT<real>::HalfSpectrum); }
   Eigen::FFT<real> fft;
-  std::vector<real> a, b;           // [N] real signals
-  std::vector<Complex> fa, fb, acc;  // [N] spectra
+  std::vector<real> a, b;               // [N] real signals
+  std::vector<Complex> fa, fb, fh, acc;  // [N/2+1] spectra
 };
 
 FftWork& fft_work() {
@@ -64,13 +67,12 @@ void long_conv_forward(const real* x, const real* h, real* y, int B, int T, int 
   for (int c = 0; c < C; ++c) {
     FftWork& w = fft_work();
     gather(h, T, C, c, N, w.a);
-    w.fft.fwd(w.fb, w.a);  // fft(h)
-    const std::vector<Complex> fh = w.fb;
+    w.fft.fwd(w.fh, w.a);  // fft(h)
     for (int b = 0; b < B; ++b) {
       gather(x + b * seq, T, C, c, N, w.a);
       w.fft.fwd(w.fa, w.a);
-      for (int k = 0; k < N; ++k) w.fa[size_t(k)] *= fh[size_t(k)];
-      w.fft.inv(w.b, w.fa);
+      for (size_t k = 0; k < w.fa.size(); ++k) w.fa[k] *= w.fh[k];
+      w.fft.inv(w.b, w.fa, N);
       real* yb = y + b * seq;
       for (int t = 0; t < T; ++t) yb[size_t(t) * C + c] = w.b[size_t(t)];
     }
@@ -112,30 +114,26 @@ void long_conv_backward(const real* x, const real* h, const real* dy, real* dx, 
   for (int c = 0; c < C; ++c) {
     FftWork& w = fft_work();
     gather(h, T, C, c, N, w.a);
-    w.fft.fwd(w.fb, w.a);
-    const std::vector<Complex> fh_conj = [&] {
-      std::vector<Complex> v(w.fb.size());
-      for (size_t k = 0; k < v.size(); ++k) v[k] = std::conj(w.fb[k]);
-      return v;
-    }();
-    w.acc.assign(size_t(N), Complex(0));
+    w.fft.fwd(w.fh, w.a);
+    for (auto& e : w.fh) e = std::conj(e);  // correlation with h
+    w.acc.assign(w.fh.size(), Complex(0));
     for (int b = 0; b < B; ++b) {
       gather(dy + b * seq, T, C, c, N, w.a);
       w.fft.fwd(w.fa, w.a);  // fft(dy_b)
       if (dh) {
         gather(x + b * seq, T, C, c, N, w.a);
         w.fft.fwd(w.fb, w.a);  // fft(x_b)
-        for (int k = 0; k < N; ++k) w.acc[size_t(k)] += w.fa[size_t(k)] * std::conj(w.fb[size_t(k)]);
+        for (size_t k = 0; k < w.acc.size(); ++k) w.acc[k] += w.fa[k] * std::conj(w.fb[k]);
       }
       if (dx) {
-        for (int k = 0; k < N; ++k) w.fa[size_t(k)] *= fh_conj[size_t(k)];
-        w.fft.inv(w.b, w.fa);
+        for (size_t k = 0; k < w.fa.size(); ++k) w.fa[k] *= w.fh[k];
+        w.fft.inv(w.b, w.fa, N);
         real* dxb = dx + b * seq;
         for (int u = 0; u < T; ++u) dxb[size_t(u) * C + c] = w.b[size_t(u)];
       }
     }
     if (dh) {
-      w.fft.inv(w.b, w.acc);
+      w.fft.inv(w.b, w.acc, N);
       for (int s = 0; s < T; ++s) dh[size_t(s) * C + c] = w.b[size_t(s)];
     }
   }
