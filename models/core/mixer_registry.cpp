@@ -25,6 +25,10 @@ const std::vector<const MixerEntry*>& mixer_registry() {
       DELTABENCH_MIXER(rwkv4),
       DELTABENCH_MIXER(mlstm),
       DELTABENCH_MIXER(slstm),
+      DELTABENCH_MIXER(base_conv),
+      DELTABENCH_MIXER(hyena),
+      DELTABENCH_MIXER(h3),
+      DELTABENCH_MIXER(mh_hyena),
   };
   return table;
 }
