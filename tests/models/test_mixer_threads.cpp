@@ -48,7 +48,8 @@ MixerRun run_with_threads(Mixer& m, ParamArena& arena, int threads, int B, int T
 }
 
 bool same_bits(const std::vector<real>& a, const std::vector<real>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(real)) == 0;
+  // memcmp must not see the null data() of an empty vector (a mixer without state or parameters)
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(real)) == 0);
 }
 
 std::vector<std::string> mixer_names() {
