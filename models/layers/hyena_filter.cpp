@@ -1,6 +1,7 @@
 // hyena_filter.cpp: Hyena's implicit long filter and its backward (see the header).
 #include "models/layers/hyena_filter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -77,6 +78,55 @@ void HyenaImplicitFilter::backward(const real* dh) {
     }
     mlp_[j]->apply_backward(j > 0 ? act_[j - 1].data() : emb_.data(), dpre_.data(), j > 0 ? dact_.data() : nullptr, T);
   }
+}
+
+HyenaShortFilter::HyenaShortFilter(ParamArena& arena, int width, int W) : width_(width), W_(W) {
+  const double bound = 1.0 / std::sqrt(double(W));
+  auto uniform = ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
+    for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
+  });
+  ParamArena::Scope scope(arena, "short_filter");
+  weight_ = arena.add("weight", {width, 1, W}, uniform);
+  bias_ = arena.add("bias", {width}, uniform, /*weight_decay=*/false);
+}
+
+void HyenaShortFilter::forward(const real* u, real* uc, int B, int T) const {
+  const int width = width_, W = W_;
+  const real* sw = weight_.data();
+  const real* sb = bias_.data();
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) {
+      real* out = uc + (size_t(b) * T + t) * width;
+      for (int c = 0; c < width; ++c) out[c] = sb[c];
+      for (int i = 0; i < W; ++i) {
+        const int s = t - W + 1 + i;
+        if (s < 0) continue;
+        const real* src = u + (size_t(b) * T + s) * width;
+        for (int c = 0; c < width; ++c) out[c] += sw[size_t(c) * W + i] * src[c];
+      }
+    }
+}
+
+void HyenaShortFilter::backward(const real* u, const real* duc, real* du, int B, int T) {
+  const int width = width_, W = W_;
+  const real* sw = weight_.data();
+  real* dsw = weight_.grad();
+  real* dsb = bias_.grad();
+  std::fill(du, du + size_t(B) * T * width, real(0));
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) {
+      const real* g = duc + (size_t(b) * T + t) * width;
+      for (int c = 0; c < width; ++c) dsb[c] += g[c];
+      for (int i = 0; i < W; ++i) {
+        const int s = t - W + 1 + i;
+        if (s < 0) continue;
+        const size_t off = (size_t(b) * T + s) * width;
+        for (int c = 0; c < width; ++c) {
+          du[off + c] += sw[size_t(c) * W + i] * g[c];
+          dsw[size_t(c) * W + i] += g[c] * u[off + c];
+        }
+      }
+    }
 }
 
 }  // namespace db

@@ -1,5 +1,6 @@
-// hyena_filter.h: Hyena's implicit long filter (Zoology's Filter, MAD's HyenaFilter; Poli et al. 2023),
-// shared by the hyena and mh_hyena mixers.
+// hyena_filter.h: Hyena's two filters, shared by the hyena and mh_hyena mixers: the implicit long
+// filter (Zoology's Filter, MAD's HyenaFilter; Poli et al. 2023) and the short causal depthwise
+// Conv1d with bias that follows in_proj (HyenaShortFilter, at the end of this header).
 //
 //   e_t = (t', cos(f_j w_t), -sin(f_j w_t))   j < bands = (emb_dim-1)/2, t' = t/(l_max-1), w_t = 2 pi t/l_max,
 //                                             f = linspace(1e-4, bands-1, bands)          e [T, emb_dim]
@@ -47,6 +48,24 @@ class HyenaImplicitFilter {
   RealVector graw_, h_;          // [T, C] MLP output, filter
   RealVector dgraw_;             // [T, C]
   RealVector dact_, dpre_;       // [T, order]
+};
+
+// The short filter: uc[t, c] = b[c] + sum_i w[c, i] u[t - W + 1 + i, c] over `width` channels, as
+// PyTorch's Conv1d(groups = width, padding W - 1) cut to causal length. Parameters, under the caller's
+// scope: short_filter.weight [width, 1, W] and short_filter.bias [width], PyTorch's default init
+// U(-1/sqrt(W), 1/sqrt(W)), no weight decay on the bias. (ShortConv, fla's, has no bias.)
+class HyenaShortFilter {
+ public:
+  HyenaShortFilter(ParamArena& arena, int width, int W);
+  // u [B,T,width] -> uc [B,T,width]
+  void forward(const real* u, real* uc, int B, int T) const;
+  // u from the forward, duc [B,T,width] -> du [B,T,width] (overwritten); the weight and bias
+  // gradients accumulate serially over (b, t), a fixed order
+  void backward(const real* u, const real* duc, real* du, int B, int T);
+
+ private:
+  int width_, W_;
+  Param weight_, bias_;  // [width, 1, W], [width]
 };
 
 }  // namespace db

@@ -29,16 +29,7 @@ HyenaMixer::HyenaMixer(int d_model, const Options& o, ParamArena& arena)
   const int width = 3 * D_;
   in_proj_ = std::make_unique<Linear>(arena, "in_proj", D_, width, true, 0.02);
   out_proj_ = std::make_unique<Linear>(arena, "out_proj", D_, D_, true, 0.02);
-  {
-    // PyTorch's Conv1d default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = the width
-    const double bound = 1.0 / std::sqrt(double(W_));
-    auto uniform = ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
-      for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
-    });
-    ParamArena::Scope scope(arena, "short_filter");
-    short_weight_ = arena.add("weight", {width, 1, W_}, uniform);
-    short_bias_ = arena.add("bias", {width}, uniform, /*weight_decay=*/false);
-  }
+  short_filter_ = std::make_unique<HyenaShortFilter>(arena, width, W_);
   ParamArena::Scope scope(arena, "filter_fn");
   bias_ = arena.add("bias", {D_}, ParamInit::normal(1.0), /*weight_decay=*/false);
   filter_ = std::make_unique<HyenaImplicitFilter>(arena, D_, l_max_, order_, emb_dim_, inner_, o.get_double("sin_freq"),
@@ -56,20 +47,7 @@ void HyenaMixer::forward_stateful(const real* x, real* y, int B, int T, const re
   x_.assign(x, x + rows * D_);
   u_.resize(rows * width), uc_.resize(rows * width);
   in_proj_->apply(x, u_.data(), rows);
-  // causal depthwise conv: uc[t, c] = b[c] + sum_i w[c, i] u[t - W + 1 + i, c]
-  const real* sw = short_weight_.data();
-  const real* sb = short_bias_.data();
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < T; ++t) {
-      real* out = uc_.data() + (size_t(b) * T + t) * width;
-      for (int c = 0; c < width; ++c) out[c] = sb[c];
-      for (int i = 0; i < W_; ++i) {
-        const int s = t - W_ + 1 + i;
-        if (s < 0) continue;
-        const real* src = u_.data() + (size_t(b) * T + s) * width;
-        for (int c = 0; c < width; ++c) out[c] += sw[size_t(c) * W_ + i] * src[c];
-      }
-    }
+  short_filter_->forward(u_.data(), uc_.data(), B, T);
   h_ = filter_->forward(T);
   w_.resize(rows * D_), z_.resize(rows * D_), g_.resize(rows * D_);
   for (Index r = 0; r < rows; ++r)
@@ -116,25 +94,7 @@ void HyenaMixer::backward_stateful(const real* dy, const real* dstate_out, real*
       duc_[r * width + 2 * D_ + c] = dw_[i] * uc_[r * width + c];           // dv
     }
   filter_->backward(dh_.data());
-  // short conv backward, serial over (b, t) so the weight gradient sums in a fixed order
-  const real* sw = short_weight_.data();
-  real* dsw = short_weight_.grad();
-  real* dsb = short_bias_.grad();
-  std::fill(du_.begin(), du_.end(), real(0));
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < T; ++t) {
-      const real* g = duc_.data() + (size_t(b) * T + t) * width;
-      for (int c = 0; c < width; ++c) dsb[c] += g[c];
-      for (int i = 0; i < W_; ++i) {
-        const int s = t - W_ + 1 + i;
-        if (s < 0) continue;
-        const size_t off = (size_t(b) * T + s) * width;
-        for (int c = 0; c < width; ++c) {
-          du_[off + c] += sw[size_t(c) * W_ + i] * g[c];
-          dsw[size_t(c) * W_ + i] += g[c] * u_[off + c];
-        }
-      }
-    }
+  short_filter_->backward(u_.data(), duc_.data(), du_.data(), B, T);
   in_proj_->apply_backward(x_.data(), du_.data(), dx, rows);
 }
 

@@ -51,7 +51,7 @@ class HyenaMixer : public Mixer {
   int D_, l_max_, order_, emb_dim_, inner_, W_;
   bool modulate_, filter_bias_;
   std::unique_ptr<Linear> in_proj_, out_proj_;
-  Param short_weight_, short_bias_;  // [3D, 1, W], [3D]
+  std::unique_ptr<HyenaShortFilter> short_filter_;  // over the 3D projected channels
   Param bias_;                       // [D] the filter's skip weight
   std::unique_ptr<HyenaImplicitFilter> filter_;  // h [T, D] (models/layers/hyena_filter.h)
 

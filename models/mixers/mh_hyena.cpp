@@ -29,16 +29,7 @@ MhHyenaMixer::MhHyenaMixer(int d_model, const Options& o, ParamArena& arena)
   U0_ = 3 * D_ / groups_;
   const int width = 3 * D_;
   in_proj_ = std::make_unique<Linear>(arena, "in_proj", D_, U0_, true, 0.02);
-  {
-    // PyTorch's Conv1d default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = the width
-    const double bound = 1.0 / std::sqrt(double(W_));
-    auto uniform = ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
-      for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
-    });
-    ParamArena::Scope scope(arena, "short_filter");
-    short_weight_ = arena.add("weight", {width, 1, W_}, uniform);
-    short_bias_ = arena.add("bias", {width}, uniform, /*weight_decay=*/false);
-  }
+  short_filter_ = std::make_unique<HyenaShortFilter>(arena, width, W_);
   {
     ParamArena::Scope scope(arena, "long_conv");
     bias_ = arena.add("bias", {G_}, ParamInit::normal(1.0), /*weight_decay=*/false);
@@ -62,19 +53,7 @@ void MhHyenaMixer::forward_stateful(const real* x, real* y, int B, int T, const 
   in_proj_->apply(x, u0_.data(), rows);
   for (Index r = 0; r < rows; ++r)
     for (int j = 0; j < width; ++j) u_[r * width + j] = u0_[r * U0_ + j % U0_];
-  const real* sw = short_weight_.data();
-  const real* sb = short_bias_.data();
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < T; ++t) {
-      real* out = uc_.data() + (size_t(b) * T + t) * width;
-      for (int c = 0; c < width; ++c) out[c] = sb[c];
-      for (int i = 0; i < W_; ++i) {
-        const int s = t - W_ + 1 + i;
-        if (s < 0) continue;
-        const real* src = u_.data() + (size_t(b) * T + s) * width;
-        for (int c = 0; c < width; ++c) out[c] += sw[size_t(c) * W_ + i] * src[c];
-      }
-    }
+  short_filter_->forward(u_.data(), uc_.data(), B, T);
   const real* h = filter_->forward(T);
   hx_.resize(size_t(T) * KV);
   for (int t = 0; t < T; ++t)
@@ -166,25 +145,7 @@ void MhHyenaMixer::backward_stateful(const real* dy, const real* dstate_out, rea
         dv[g * P_ + d1] = acc;
       }
   }
-  // short conv backward, serial over (b, t) so the weight gradient sums in a fixed order
-  const real* sw = short_weight_.data();
-  real* dsw = short_weight_.grad();
-  real* dsb = short_bias_.grad();
-  std::fill(du_.begin(), du_.end(), real(0));
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < T; ++t) {
-      const real* g = duc_.data() + (size_t(b) * T + t) * width;
-      for (int c = 0; c < width; ++c) dsb[c] += g[c];
-      for (int i = 0; i < W_; ++i) {
-        const int s = t - W_ + 1 + i;
-        if (s < 0) continue;
-        const size_t off = (size_t(b) * T + s) * width;
-        for (int c = 0; c < width; ++c) {
-          du_[off + c] += sw[size_t(c) * W_ + i] * g[c];
-          dsw[size_t(c) * W_ + i] += g[c] * u_[off + c];
-        }
-      }
-    }
+  short_filter_->backward(u_.data(), duc_.data(), du_.data(), B, T);
   // the tiled copies of in_proj's output share its gradient
   for (Index r = 0; r < rows; ++r)
     for (int j = 0; j < U0_; ++j) {

@@ -44,7 +44,7 @@ class MhHyenaMixer : public Mixer {
  private:
   int D_, P_, G_, l_max_, W_, groups_, U0_;  // U0_ = 3D / proj_groups
   std::unique_ptr<Linear> in_proj_, out_proj_;
-  Param short_weight_, short_bias_;  // [3D, 1, W], [3D]
+  std::unique_ptr<HyenaShortFilter> short_filter_;  // over the 3D projected channels
   Param bias_;                       // [G] skip weight of the long convolution
   std::unique_ptr<HyenaImplicitFilter> filter_;
 
