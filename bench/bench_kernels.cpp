@@ -19,6 +19,7 @@
 #include "common/rng.h"
 #include "models/kernels/gated_delta_rule.h"
 #include "models/kernels/linear_attention.h"
+#include "models/kernels/long_conv.h"
 
 namespace db {
 namespace {
@@ -203,6 +204,28 @@ BENCHMARK(BM_LinearAttention<true, false>)->Name("LinearChunkForward")->Apply(ch
 BENCHMARK(BM_LinearAttention<true, true>)->Name("LinearChunkForwardBackward")->Apply(chunk_args)->MinTime(kMinTime)->UseRealTime();
 BENCHMARK(BM_LinearAttention<false, false>)->Name("LinearRecurrentForward")->Arg(128)->Arg(512)->Arg(2048)->MinTime(kMinTime)->UseRealTime();
 BENCHMARK(BM_LinearAttention<false, true>)->Name("LinearRecurrentForwardBackward")->Arg(128)->Arg(512)->Arg(2048)->MinTime(kMinTime)->UseRealTime();
+
+// ---------------- long convolution (Hyena, H3, BaseConv) ----------------
+
+// forward + backward (dx and dh) of the causal long convolution at B 8, C 512 channels, in the form
+// given; the two forms side by side show where kLongConvFftMinLength should sit. FLOPs: the direct
+// form's multiply-adds (3 sums of T(T+1)/2 terms per channel and row); the FFT form is reported at
+// the same count, so its GFLOP/s reads as "direct-equivalent".
+void BM_LongConv(benchmark::State& state, LongConvForm form) {
+  const int B = 8, C = 512, T = static_cast<int>(state.range(0));
+  Rng rng(11);
+  std::vector<real> x(size_t(B) * T * C), dy(x.size()), y(x.size()), dx(x.size()), h(size_t(T) * C), dh(h.size());
+  for (auto* v : {&x, &dy, &h})
+    for (auto& e : *v) e = static_cast<real>(rng.normal());
+  for (auto _ : state) {
+    long_conv_forward(x.data(), h.data(), y.data(), B, T, C, form);
+    long_conv_backward(x.data(), h.data(), dy.data(), dx.data(), dh.data(), B, T, C, form);
+    benchmark::ClobberMemory();
+  }
+  set_rates(state, T, 3.0 * 2.0 * B * C * (double(T) * (T + 1) / 2.0));
+}
+BENCHMARK_CAPTURE(BM_LongConv, direct, LongConvForm::kDirect)->RangeMultiplier(2)->Range(32, 1024)->MinTime(kMinTime)->UseRealTime();
+BENCHMARK_CAPTURE(BM_LongConv, fft, LongConvForm::kFft)->RangeMultiplier(2)->Range(32, 1024)->MinTime(kMinTime)->UseRealTime();
 
 }  // namespace
 }  // namespace db

@@ -75,7 +75,7 @@ void BM_TrainStep(benchmark::State& state, std::string mixer) {
 void BM_Mixer(benchmark::State& state, std::string mixer, bool backward) {
   const int B = 8, T = static_cast<int>(state.range(0)), D = 128;
   ParamArena arena;
-  auto m = create_mixer(mixer, D, {{"num_heads", int64_t{2}}}, arena);
+  auto m = create_mixer(mixer, D, bench::reference_mixer_options(mixer), arena);
   Rng rng(5);
   arena.initialize(rng);
   std::vector<real> x(size_t(B) * T * D), y(x.size()), dx(x.size());

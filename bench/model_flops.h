@@ -6,12 +6,23 @@
 // models/kernels), attention 12 T D per token.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "models/backbones/model.h"
+#include "models/core/registry.h"
 #include "models/kernels/gated_delta_rule.h"
 
 namespace db::bench {
+
+// the reference's two heads, for the mixers that have heads (Mamba, RWKV-4 and the convolutions do not)
+inline OptionOverrides reference_mixer_options(const std::string& mixer) {
+  const MixerEntry* entry = find_mixer(mixer);
+  const bool has_heads = entry && std::any_of(entry->options.begin(), entry->options.end(),
+                                              [](const OptionSpec& s) { return s.key == "num_heads"; });
+  if (!has_heads) return {};
+  return {{"num_heads", int64_t{2}}};
+}
 
 inline ModelConfig reference_config(const std::string& mixer, int d_model) {
   ModelConfig c;
@@ -19,7 +30,7 @@ inline ModelConfig reference_config(const std::string& mixer, int d_model) {
   c.max_seq_len = 2048;
   c.d_model = d_model;
   c.n_layers = 2;
-  c.mixers = {{mixer, {{"num_heads", int64_t{2}}}}};
+  c.mixers = {{mixer, reference_mixer_options(mixer)}};
   return c;
 }
 

@@ -11,9 +11,10 @@
 //           ones on [0, T)), y = ifft(fft(x) fft(h)), dx = ifft(fft(dy) conj(fft(h))),
 //           dh = ifft(sum_b fft(dy_b) conj(fft(x_b))), O(B C T log T), with Eigen's FFT
 //           (unsupported/Eigen/FFT, kissfft backend).
-// kLongConvFftMinLength picks the form from T when the caller asks for kAuto. Work is split over
-// channels only, and each channel does its batch sum in a fixed order, so the bits do not depend on
-// the OpenMP thread count.
+// long_conv_fft_min_length() picks the form from T when the caller asks for kAuto. The direct form splits
+// its work over batch rows (y, dx) or filter positions (dh) and runs the channels innermost; the FFT
+// form splits over channels. Every sum runs in a fixed order either way (dh: batch rows, then
+// positions), so the bits do not depend on the OpenMP thread count.
 #pragma once
 
 #include "models/core/types.h"
@@ -22,8 +23,14 @@ namespace db {
 
 enum class LongConvForm { kAuto, kDirect, kFft };
 
-// sequences at least this long take the FFT form under kAuto
-constexpr int kLongConvFftMinLength = 96;
+// sequences at least this long take the FFT form under kAuto: where bench_kernels' BM_LongConv puts
+// the crossover of the two forms (the vectorised direct form is ahead up to T = 512)
+constexpr int kLongConvFftMinLength = 640;
+
+// the length kAuto switches at, kLongConvFftMinLength unless changed; tests lower it to reach the
+// mixers' FFT path at lengths a finite-difference check can afford
+int long_conv_fft_min_length();
+void set_long_conv_fft_min_length(int T);
 
 // x [B,T,C], h [T,C] -> y [B,T,C] (overwritten)
 void long_conv_forward(const real* x, const real* h, real* y, int B, int T, int C,

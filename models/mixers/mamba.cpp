@@ -263,15 +263,15 @@ const MixerEntry mamba_mixer_entry{
         {"conv_bias", true, "bias on the convolution (mamba_ssm's conv_bias)"},
         {"eigen_range", std::vector<double>{0.0, 1.0},
          "range of the transition: [0, 1] (exp(dt A)) or [-1, 1] (2 exp(dt A) - 1)"},
-        {"mode", std::string("chunk"), "chunk: chunked scan; recurrent: token-by-token reference", {"chunk", "recurrent"}},
+        {"mode", std::string("recurrent"), "recurrent: token-by-token scan (the reference, and the faster on a CPU); chunk: chunked scan (less memory)", {"chunk", "recurrent"}},
         {"chunk_size", int64_t{64}, "chunk length of the chunked scan"},
     },
     [](int d_model, const Options& o, ParamArena& a) -> std::unique_ptr<Mixer> {
       return std::make_unique<MambaMixer>(d_model, o, a);
     },
     {
-        {{"chunk_size", int64_t{4}}},
-        {{"chunk_size", int64_t{3}}, {"eigen_range", std::vector<double>{-1, 1}}},
+        {{"mode", std::string("chunk")}, {"chunk_size", int64_t{4}}},
+        {{"mode", std::string("chunk")}, {"chunk_size", int64_t{3}}, {"eigen_range", std::vector<double>{-1, 1}}},
         {{"conv_bias", false}, {"d_state", int64_t{4}}, {"dt_rank", int64_t{3}}, {"expand", int64_t{1}},
          {"d_conv", int64_t{2}}, {"mode", std::string("recurrent")}},
         {{"mode", std::string("recurrent")}, {"eigen_range", std::vector<double>{-1, 1}}, {"dt_scale", 4.0}},

@@ -13,8 +13,10 @@
 // The [-1, 1] transition is Grazzi et al. 2025 ("Unlocking State-Tracking in Linear RNNs Through
 // Negative Eigenvalues"): their Mamba maps the discretised transition exp(dt A) to 2 exp(dt A) - 1
 // and leaves the input term dt B x as it is; the key reads `eigen_range` as DeltaNet's does.
-// The scan (models/kernels/selective_scan.h) runs token by token (mode: recurrent, the reference)
-// or chunked (mode: chunk), which is exact without dividing by a transition (it may be 0 or < 0).
+// The scan (models/kernels/selective_scan.h) runs token by token (mode: recurrent, the reference and
+// the default) or chunked (mode: chunk), which is exact without dividing by a transition (it may be
+// 0 or < 0). The chunked form keeps O(T/C + C) states per row instead of T, at the cost of redoing
+// the chunk's states in the backward; on a CPU at the suites' lengths memory is not what binds.
 //
 // Initialisation as mamba_ssm / fla: A_log = log(1..N) in every channel (S4D-real), D = 1,
 // dt_proj.weight ~ U(-R^-0.5 dt_scale, R^-0.5 dt_scale), dt_proj.bias = softplus^-1(dt) with

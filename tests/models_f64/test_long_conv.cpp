@@ -126,20 +126,21 @@ TEST(LongConv, IsCausal) {
 
 TEST(LongConv, BitsDoNotDependOnThreadCount) {
   const int B = 2, C = 5;
-  for (int T : {20, 150}) {
-    Rng rng(3);
-    const auto x = random_vec(size_t(B) * T * C, rng), h = random_vec(size_t(T) * C, rng),
-               dy = random_vec(x.size(), rng);
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    const ConvRun one = run(x, h, dy, B, T, C, LongConvForm::kAuto);
-    omp_set_num_threads(2);
-    const ConvRun two = run(x, h, dy, B, T, C, LongConvForm::kAuto);
-    omp_set_num_threads(saved);
-    EXPECT_EQ(one.y, two.y);
-    EXPECT_EQ(one.dx, two.dx);
-    EXPECT_EQ(one.dh, two.dh);
-  }
+  for (int T : {20, 150})
+    for (LongConvForm form : {LongConvForm::kDirect, LongConvForm::kFft}) {
+      Rng rng(3);
+      const auto x = random_vec(size_t(B) * T * C, rng), h = random_vec(size_t(T) * C, rng),
+                 dy = random_vec(x.size(), rng);
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(1);
+      const ConvRun one = run(x, h, dy, B, T, C, form);
+      omp_set_num_threads(2);
+      const ConvRun two = run(x, h, dy, B, T, C, form);
+      omp_set_num_threads(saved);
+      EXPECT_EQ(one.y, two.y) << "T " << T;
+      EXPECT_EQ(one.dx, two.dx) << "T " << T;
+      EXPECT_EQ(one.dh, two.dh) << "T " << T;
+    }
 }
 
 }  // namespace

@@ -3,8 +3,12 @@
 
 #include <unsupported/Eigen/FFT>
 
+#include <algorithm>
+#include <atomic>
 #include <complex>
 #include <vector>
+
+#include "models/numerics/parallel.h"
 
 namespace db {
 
@@ -12,8 +16,10 @@ namespace {
 
 using Complex = std::complex<real>;
 
+std::atomic<int> fft_min_length{kLongConvFftMinLength};
+
 bool use_fft(LongConvForm form, int T) {
-  return form == LongConvForm::kFft || (form == LongConvForm::kAuto && T >= kLongConvFftMinLength);
+  return form == LongConvForm::kFft || (form == LongConvForm::kAuto && T >= fft_min_length.load());
 }
 
 int fft_length(int T) {
@@ -43,23 +49,31 @@ void gather(const real* src, int T, int C, int c, int N, std::vector<real>& out)
   for (int t = 0; t < T; ++t) out[size_t(t)] = src[size_t(t) * C + c];
 }
 
+// out[c] += a[c] * b[c] over C channels
+inline void add_product(const real* a, const real* b, real* out, int C) {
+#pragma omp simd
+  for (int c = 0; c < C; ++c) out[c] += a[c] * b[c];
+}
+
 }  // namespace
+
+int long_conv_fft_min_length() { return fft_min_length.load(); }
+void set_long_conv_fft_min_length(int T) { fft_min_length.store(T); }
 
 void long_conv_forward(const real* x, const real* h, real* y, int B, int T, int C, LongConvForm form) {
   const size_t seq = size_t(T) * C;
   if (!use_fft(form, T)) {
-#pragma omp parallel for schedule(static) if (int64_t(B) * C * T * T >= (int64_t(1) << 16))
-    for (int c = 0; c < C; ++c) {
-      for (int b = 0; b < B; ++b) {
-        const real* xb = x + b * seq;
-        real* yb = y + b * seq;
+    // one output row at a time, the channels innermost: contiguous, vectorised, and each channel's
+    // sum still runs over s in order
+    const Index work = Index(B) * C * T * T / 2;
+    parallel_blocks(B, 1, work, [&](Index b0, Index b1) {
+      for (Index b = b0; b < b1; ++b)
         for (int t = 0; t < T; ++t) {
-          real sum = 0;
-          for (int s = 0; s <= t; ++s) sum += h[size_t(s) * C + c] * xb[size_t(t - s) * C + c];
-          yb[size_t(t) * C + c] = sum;
+          real* yrow = y + b * seq + size_t(t) * C;
+          std::fill_n(yrow, C, real(0));
+          for (int s = 0; s <= t; ++s) add_product(h + size_t(s) * C, x + b * seq + size_t(t - s) * C, yrow, C);
         }
-      }
-    }
+    });
     return;
   }
   const int N = fft_length(T);
@@ -83,30 +97,26 @@ void long_conv_backward(const real* x, const real* h, const real* dy, real* dx, 
                         LongConvForm form) {
   const size_t seq = size_t(T) * C;
   if (!use_fft(form, T)) {
-#pragma omp parallel for schedule(static) if (int64_t(B) * C * T * T >= (int64_t(1) << 16))
-    for (int c = 0; c < C; ++c) {
-      if (dh)
-        for (int s = 0; s < T; ++s) dh[size_t(s) * C + c] = 0;
-      for (int b = 0; b < B; ++b) {
-        const real* xb = x + b * seq;
-        const real* dyb = dy + b * seq;
-        if (dx) {
-          real* dxb = dx + b * seq;
+    const Index work = Index(B) * C * T * T / 2;
+    if (dx)
+      parallel_blocks(B, 1, work, [&](Index b0, Index b1) {
+        for (Index b = b0; b < b1; ++b)
           for (int u = 0; u < T; ++u) {
-            real sum = 0;
-            for (int t = u; t < T; ++t) sum += dyb[size_t(t) * C + c] * h[size_t(t - u) * C + c];
-            dxb[size_t(u) * C + c] = sum;
+            real* row = dx + b * seq + size_t(u) * C;
+            std::fill_n(row, C, real(0));
+            for (int t = u; t < T; ++t) add_product(dy + b * seq + size_t(t) * C, h + size_t(t - u) * C, row, C);
           }
+      });
+    // dh row s sums over the batch, then over t, in that order for every thread count
+    if (dh)
+      parallel_blocks(T, 1, work, [&](Index s0, Index s1) {
+        for (Index s = s0; s < s1; ++s) {
+          real* row = dh + size_t(s) * C;
+          std::fill_n(row, C, real(0));
+          for (int b = 0; b < B; ++b)
+            for (int t = int(s); t < T; ++t) add_product(dy + b * seq + size_t(t) * C, x + b * seq + size_t(t - s) * C, row, C);
         }
-        if (dh) {
-          for (int s = 0; s < T; ++s) {
-            real sum = 0;
-            for (int t = s; t < T; ++t) sum += dyb[size_t(t) * C + c] * xb[size_t(t - s) * C + c];
-            dh[size_t(s) * C + c] += sum;
-          }
-        }
-      }
-    }
+      });
     return;
   }
   const int N = fft_length(T);

@@ -43,6 +43,7 @@ void read_out(const SelectiveScanInputs& in, int t, const real* H, real* y) {
   for (int c = 0; c < in.Di; ++c) {
     const real* row = H + size_t(c) * in.N;
     real s = 0;
+#pragma omp simd reduction(+ : s)
     for (int n = 0; n < in.N; ++n) s += row[n] * C[n];
     yt[c] = s;
   }
@@ -58,15 +59,24 @@ void add_output_grad(const SelectiveScanInputs& in, int t, const real* dy, real*
   }
 }
 
+// e[c, n] = exp(dt[c] A[c, n]) over one [Di, N] state, with Eigen's vectorised exp: one exponential
+// per state element and step is the scan's most frequent operation
+void exp_dt_A(const real* dt, const real* A, int Di, int N, real* e) {
+  for (int c = 0; c < Di; ++c)
+    for (int n = 0; n < N; ++n) e[size_t(c) * N + n] = dt[c] * A[size_t(c) * N + n];
+  VecMap all(e, Index(Di) * N);
+  all = all.array().exp();
+}
+
 // x[i] *= a[i] over one [Di, N] state
 void scale_by(const real* a, real* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] *= a[i];
 }
 
 // The gradients of step t given G = dL/dH_t over all paths: ddt_t, du_t, dB_t, dC_t (written) and
-// dA (added). Hprev = H_{t-1} (null = zeros); e_t = exp(dt_t A) [Di, N] when already known, else null. M1 (may alias G) and M2 (or null) are multiplied by the
-// step's transition afterwards, which is how both backward forms move their running gradients and
-// products one step back.
+// dA (added). Hprev = H_{t-1} (null = zeros); e_t = exp(dt_t A) [Di, N]. M1 (may alias G) and M2
+// (or null) are multiplied by the step's transition afterwards, which is how both backward forms move
+// their running gradients and products one step back.
 void step_backward(const SelectiveScanInputs& in, int t, const real* G, const real* Ht, const real* Hprev,
                    const real* e_t, const real* dy, real* M1, real* M2, const SelectiveScanGrads& g) {
   const int Di = in.Di, N = in.N;
@@ -84,13 +94,16 @@ void step_backward(const SelectiveScanInputs& in, int t, const real* G, const re
     const size_t off = size_t(c) * N;
     const real x = dt[c] * u[c];
     real dx = 0, ddt_decay = 0;
+    // the lanes' partial sums are added in an order fixed at compile time: the same bits at any
+    // thread count. No iteration reads what another writes (M1 may alias G, element by element).
+#pragma omp simd reduction(+ : dx, ddt_decay)
     for (int n = 0; n < N; ++n) {
       const real gv = G[off + n];
       dx += gv * B[n];
       dB[n] += gv * x;
       dC[n] += Ht[off + n] * dyt[c];
       const real Acn = in.A[off + n];
-      const real e = e_t ? e_t[off + n] : std::exp(dt[c] * Acn);
+      const real e = e_t[off + n];
       if (Hprev) {
         const real dz = gv * Hprev[off + n] * slope * e;  // dL / d(dt A)
         ddt_decay += dz * Acn;
@@ -108,11 +121,9 @@ void step_backward(const SelectiveScanInputs& in, int t, const real* G, const re
 }  // namespace
 
 void selective_scan_transition(const real* dt, const real* A, int Di, int N, bool negative_eigen, real* a) {
-  for (int c = 0; c < Di; ++c)
-    for (int n = 0; n < N; ++n) {
-      const real e = std::exp(dt[c] * A[size_t(c) * N + n]);
-      a[size_t(c) * N + n] = negative_eigen ? real(2) * e - real(1) : e;
-    }
+  exp_dt_A(dt, A, Di, N, a);
+  if (negative_eigen)
+    for (size_t i = 0; i < size_t(Di) * N; ++i) a[i] = real(2) * a[i] - real(1);
 }
 
 void selective_scan_recurrent_forward(const SelectiveScanInputs& in, real* y, real* ht, SelectiveScanWorkspace& ws) {
@@ -152,7 +163,8 @@ void selective_scan_recurrent_backward(const SelectiveScanInputs& in, const real
   for (int t = in.T - 1; t >= 0; --t) {
     add_output_grad(in, t, dy, G);
     const real* Hprev = t > 0 ? ws.h.data() + size_t(t - 1) * S : in.h0;
-    step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, nullptr, dy, G, nullptr, g);
+    exp_dt_A(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, ws.a.data());
+    step_backward(in, t, G, ws.h.data() + size_t(t) * S, Hprev, ws.a.data(), dy, G, nullptr, g);
   }
   if (g.dh0) std::copy_n(G, S, g.dh0);
 }
@@ -169,9 +181,7 @@ void chunk_states(const SelectiveScanInputs& in, int k, int t0, int t1, real* y,
   for (int t = t0; t < t1; ++t) {
     real* L = ws.h.data() + size_t(t - t0) * S;
     real* e = ws.e.data() + size_t(t - t0) * S;
-    const real* dt = in.dt + size_t(t) * in.Di;
-    for (int c = 0; c < in.Di; ++c)
-      for (int n = 0; n < in.N; ++n) e[size_t(c) * in.N + n] = std::exp(dt[c] * in.A[size_t(c) * in.N + n]);
+    exp_dt_A(in.dt + size_t(t) * in.Di, in.A, in.Di, in.N, e);
     if (t == t0) {
       std::fill_n(L, S, real(0));
     } else {
