@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--set", run.sets, "override a key, e.g. --set train.lr=1e-3 (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option("--out", run.out, "results folder (default results/<name>)");
   auto* jobs_option = run_cmd->add_option("--jobs", run.jobs,
-                      "runs trained at the same time (default 1; for cuda runs one per visible GPU; cores are shared between them, GPUs taken in turn)")
+                      "runs trained at the same time, each with cores/N threads (default: one per core, or for cuda runs one per visible GPU, taken in turn)")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   run_cmd->add_option("--runs-per-gpu", run.runs_per_gpu, "for cuda runs: train this many at once on every visible GPU (sets --jobs)")
       ->check(CLI::Range(1, 64))->excludes(jobs_option);

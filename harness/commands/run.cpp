@@ -60,6 +60,7 @@ JobSlots plan_slots(const RunCommandArgs& args, const Expansion& expansion) {
   request.uses_gpu = std::any_of(expansion.runs.begin(), expansion.runs.end(),
                                  [](const ResolvedConfig& run) { return run.train.get_string("device") == "cuda"; });
   request.gpus = !request.uses_gpu ? 0 : args.gpus >= 0 ? args.gpus : visible_gpu_count();
+  request.cores = usable_cores();
   try {
     return plan_job_slots(request);
   } catch (const std::invalid_argument& e) {

@@ -21,7 +21,7 @@ struct RunCommandArgs {
   std::string profile;
   std::vector<std::string> sets;  // "key=value"
   std::filesystem::path out;      // results folder; "" = results/<name>
-  int jobs = 0;                   // --jobs; 0 = not given (1, or one per GPU for a cuda sweep)
+  int jobs = 0;                   // --jobs; 0 = not given (one per core, or one per GPU for a cuda sweep)
   int runs_per_gpu = 0;           // --runs-per-gpu; 0 = not given
   std::string shard;              // "i/n"; "" = from Slurm variables or the whole sweep
   bool dry_run = false;

@@ -21,8 +21,8 @@ JobSlots plan_job_slots(const JobSlotRequest& request) {
   JobSlots slots;
   slots.uses_gpu = request.uses_gpu;
   if (!request.uses_gpu || request.gpus < 1) {
-    // no GPU to spread over
-    slots.jobs = request.jobs > 0 ? request.jobs : 1;
+    // no GPU to spread over: one slot per core unless told (the runner never starts more than runs)
+    slots.jobs = request.jobs > 0 ? request.jobs : std::max(1, request.cores);
     slots.gpu_of_slot.assign(static_cast<size_t>(slots.jobs), 0);
     return slots;
   }

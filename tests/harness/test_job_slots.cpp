@@ -20,11 +20,15 @@
 namespace db {
 namespace {
 
-JobSlots plan(int jobs, int runs_per_gpu, int gpus, bool uses_gpu) {
-  return plan_job_slots(JobSlotRequest{jobs, runs_per_gpu, gpus, uses_gpu});
+JobSlots plan(int jobs, int runs_per_gpu, int gpus, bool uses_gpu, int cores = 1) {
+  return plan_job_slots(JobSlotRequest{jobs, runs_per_gpu, gpus, uses_gpu, cores});
 }
 
-TEST(JobSlots, CpuSweepsRunOneJobUnlessAskedAndUseNoGpu) {
+TEST(JobSlots, CpuSweepsRunOneJobPerCoreUnlessAskedAndUseNoGpu) {
+  for (int cores : {1, 2, 16}) EXPECT_EQ(plan(0, 0, 0, false, cores).jobs, cores);
+  EXPECT_EQ(plan(0, 0, 0, false, 0).jobs, 1) << "an unknown core count still gives one slot";
+  EXPECT_EQ(plan(3, 0, 0, false, 16).jobs, 3) << "--jobs wins over the core count";
+  EXPECT_EQ(plan(0, 0, 4, true, 16).jobs, 4) << "a cuda sweep's default follows the GPUs, not the cores";
   for (int gpus : {0, 1, 8}) {
     EXPECT_EQ(plan(0, 0, gpus, false).jobs, 1);
     const JobSlots three = plan(3, 0, gpus, false);
