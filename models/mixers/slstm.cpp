@@ -53,14 +53,8 @@ ParamInit slstm_bias_init(int heads, int head_dim) {
 
 SLSTMMixer::SLSTMMixer(int d_model, const Options& o, ParamArena& arena)
     : D_(d_model), H_(static_cast<int>(o.get_int("num_heads"))) {
-  if (H_ < 1 || d_model % H_ != 0)
-    throw ConfigError("num_heads", fmt::format("d_model {} must be divisible by num_heads {}", d_model, H_));
-  K_ = d_model / H_;
-  W_ = 0;
-  if (o.get_bool("use_short_conv")) {
-    W_ = static_cast<int>(o.get_int("conv_size"));
-    if (W_ < 2) throw ConfigError("conv_size", "'conv_size' must be >= 2");
-  }
+  const XlstmShape shape = xlstm_shape(d_model, o);
+  K_ = shape.head_dim, W_ = shape.conv_width;
   const double std = 0.02;
   if (W_ > 0) {
     conv_ = std::make_unique<ShortConv>(arena, "conv1d", D_, W_, /*silu=*/true, std);
