@@ -11,19 +11,15 @@
 
 #include "common/rng.h"
 #include "models/mixers/based.h"
+#include "tests/common/param_lookup.h"
 #include "tests/common/relative_rms.h"
 
 namespace db {
 namespace {
 
+using test::param;
 using test::relative_rms;
 using Mat = Eigen::Matrix<double, -1, -1, Eigen::RowMajor>;
-
-const real* param(const ParamArena& a, const std::string& name) {
-  const int i = a.find(name);
-  EXPECT_GE(i, 0) << name;
-  return a.data() + a.params()[i].offset;
-}
 
 TEST(Based, FeatureMapGivesTheSecondOrderTaylorKernel) {
   const int f = 5;

@@ -21,9 +21,12 @@
 #include "models/mixers/h3.h"
 #include "models/mixers/hyena.h"
 #include "models/mixers/mh_hyena.h"
+#include "tests/common/param_lookup.h"
 
 namespace db {
 namespace {
+
+using test::param;
 
 constexpr int kLongT = 100;
 
@@ -110,12 +113,6 @@ TEST_F(LongConvMixers, RefuseSequencesLongerThanLMax) {
     EXPECT_NO_THROW(m->forward(x.data(), y.data(), 1, 8)) << e->name;
     EXPECT_THROW(m->forward(x.data(), y.data(), 1, 9), std::invalid_argument) << e->name;
   }
-}
-
-const real* param(const ParamArena& a, const std::string& name) {
-  const int i = a.find(name);
-  EXPECT_GE(i, 0) << name;
-  return a.data() + a.params()[i].offset;
 }
 
 TEST(H3, ConvolutionalFormEqualsTheRecurrence) {

@@ -12,19 +12,15 @@
 
 #include "common/rng.h"
 #include "models/mixers/retnet.h"
+#include "tests/common/param_lookup.h"
 #include "tests/common/relative_rms.h"
 
 namespace db {
 namespace {
 
+using test::param;
 using test::relative_rms;
 using Mat = Eigen::MatrixXd;
-
-const real* param(const ParamArena& a, const std::string& name) {
-  const int i = a.find(name);
-  EXPECT_GE(i, 0) << name;
-  return a.data() + a.params()[i].offset;
-}
 
 // x [T, D] row-major -> x W^T with W [out, D]
 Mat project(const std::vector<double>& x, int T, int D, const real* w, int out) {
