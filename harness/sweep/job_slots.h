@@ -3,7 +3,8 @@
 // A sweep's runs are taken by `jobs` worker threads; worker j is job slot j. On the CPU the slots
 // share the cores, and by default there is one slot per core (the runner gives each slot cores / jobs
 // threads, so one thread each): many single-threaded runs keep a node busier than a few wide ones,
-// whose small GEMMs and per-token loops leave threads waiting (results/README.md, "Filling a node"). When any run of the sweep trains on cuda, slot j trains on GPU j % gpus, so the
+// whose small GEMMs and per-token loops leave threads waiting (results/README.md, "Filling a node").
+// When any run of the sweep trains on cuda, slot j trains on GPU j % gpus, so the
 // runs in flight spread evenly over the GPUs this process sees (CUDA_VISIBLE_DEVICES narrows them),
 // and by default there are as many slots as GPUs times `runs_per_gpu` (1 unless asked: several
 // small models fit on one GPU, which their kernel launches alone would leave mostly idle).
