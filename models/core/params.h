@@ -28,6 +28,12 @@ struct ParamInit {
   static ParamInit ones() { return constant(1.0); }
   static ParamInit zeros() { return constant(0.0); }
   static ParamInit custom(std::function<void(real*, size_t, Rng&)> f) { return {Kind::custom, 0.0, std::move(f)}; }
+  // U(-bound, bound), drawn in order (PyTorch's Conv1d default, with bound 1/sqrt(fan_in))
+  static ParamInit uniform(double bound) {
+    return custom([bound](real* p, size_t n, Rng& rng) {
+      for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
+    });
+  }
 };
 
 struct ParamInfo {

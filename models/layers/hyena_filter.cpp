@@ -81,10 +81,7 @@ void HyenaImplicitFilter::backward(const real* dh) {
 }
 
 HyenaShortFilter::HyenaShortFilter(ParamArena& arena, int width, int W) : width_(width), W_(W) {
-  const double bound = 1.0 / std::sqrt(double(W));
-  auto uniform = ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
-    for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
-  });
+  const ParamInit uniform = ParamInit::uniform(1.0 / std::sqrt(double(W)));
   ParamArena::Scope scope(arena, "short_filter");
   weight_ = arena.add("weight", {width, 1, W}, uniform);
   bias_ = arena.add("bias", {width}, uniform, /*weight_decay=*/false);

@@ -24,10 +24,7 @@ BaseConvMixer::BaseConvMixer(int d_model, const Options& o, ParamArena& arena)
   ParamArena::Scope scope(arena, "conv");
   if (kernel_size_ > 0) {
     // PyTorch's Conv1d default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = kernel width
-    const double bound = 1.0 / std::sqrt(double(kernel_size_));
-    auto uniform = ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
-      for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
-    });
+    const ParamInit uniform = ParamInit::uniform(1.0 / std::sqrt(double(kernel_size_)));
     ParamArena::Scope inner(arena, "conv");
     short_weight_ = arena.add("weight", {D_, 1, kernel_size_}, uniform);
     short_bias_ = arena.add("bias", {D_}, uniform, /*weight_decay=*/false);

@@ -29,10 +29,7 @@ H3Mixer::H3Mixer(int d_model, const Options& o, ParamArena& arena)
     shift_B_ = arena.add("B", {D_, N_}, ParamInit::custom([N](real* p, size_t n, Rng&) {
                            for (size_t i = 0; i < n; ++i) p[i] = (i % N == 0) ? real(1) : real(0);
                          }), /*weight_decay=*/false);
-    const double bound = 1.0 / std::sqrt(double(N_));
-    shift_C_ = arena.add("C", {1, D_, N_}, ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
-                           for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
-                         }));
+    shift_C_ = arena.add("C", {1, D_, N_}, ParamInit::uniform(1.0 / std::sqrt(double(N_))));
   }
   shift_D_ = arena.add("ssm_k_D", {D_}, ParamInit::normal(1.0));
   {

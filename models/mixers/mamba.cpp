@@ -62,16 +62,10 @@ MambaMixer::MambaMixer(int d_model, const Options& o, ParamArena& arena)
   // PyTorch's Conv1d default has variance 1/(3W) for the weight (see the header)
   conv_ = std::make_unique<ShortConv>(arena, "conv1d", Di_, W_, /*silu=*/false, 1.0 / std::sqrt(3.0 * W_));
   if (use_conv_bias_) {
-    const double bound = 1.0 / std::sqrt(double(W_));
-    conv_bias_ = arena.add("conv1d.bias", {Di_}, ParamInit::custom([bound](real* p, size_t n, Rng& rng) {
-                             for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-bound, bound));
-                           }),
-                           /*weight_decay=*/false);
+    conv_bias_ = arena.add("conv1d.bias", {Di_}, ParamInit::uniform(1.0 / std::sqrt(double(W_))), /*weight_decay=*/false);
   }
   x_proj_ = std::make_unique<Linear>(arena, "x_proj", Di_, R_ + 2 * N_, false, 0.02);
-  dt_weight_ = arena.add("dt_proj.weight", {Di_, R_}, ParamInit::custom([dt_std](real* p, size_t n, Rng& rng) {
-                           for (size_t i = 0; i < n; ++i) p[i] = static_cast<real>(rng.uniform(-dt_std, dt_std));
-                         }));
+  dt_weight_ = arena.add("dt_proj.weight", {Di_, R_}, ParamInit::uniform(dt_std));
   // softplus(bias) = dt, dt log-uniform in [dt_min, dt_max], floored at 1e-4
   dt_bias_ = arena.add("dt_proj.bias", {Di_}, ParamInit::custom([dt_min, dt_max](real* p, size_t n, Rng& rng) {
                          for (size_t i = 0; i < n; ++i) {
