@@ -86,6 +86,8 @@ int main(int argc, char** argv) {
   forward_cmd->add_option("--tokens", forward.tokens, "safetensors file with \"tokens\": I64 or I32 [B,T]")->required();
   forward_cmd->add_option("--out", forward.out, "output safetensors: \"logits\" F32 [B,T,N] + the checkpoint's metadata")->required();
   forward_cmd->add_option("--threads", forward.threads, "OpenMP threads (0 = default)")->check(CLI::NonNegativeNumber);
+  forward_cmd->add_option("--device", forward.device, "cpu, or cuda: the model's GPU twin in fp32 (builds with CUDA)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
 
   try {
     app.parse(argc, argv);

@@ -18,6 +18,8 @@
 #include "common/safetensors.h"
 #include "harness/config/config_checks.h"
 #include "harness/train/checkpoint.h"
+#include "harness/train/device_support.h"
+#include "harness/train/gpu_logits.h"
 #include "harness/train/evaluation.h"
 #include "harness/config/experiment_error.h"
 #include "harness/sweep/expansion.h"
@@ -227,10 +229,33 @@ int eval_command(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   }
 }
 
+namespace {
+
+// the logits by the model's GPU twin; a failure to run there (no GPU visible) is not bad input
+void logits_on_gpu(const LoadedCheckpoint& ck, const int32_t* tokens, int B, int T, real* logits) {
+#ifdef DELTABENCH_HAVE_CUDA
+  gpu_forward_logits(*ck.model, tokens, B, T, /*gpu=*/0, logits);
+#else
+  (void)ck, (void)tokens, (void)B, (void)T, (void)logits;
+  throw std::logic_error("logits_on_gpu: a build without CUDA never gets here");
+#endif
+}
+
+}  // namespace
+
 int forward_command(const ForwardArgs& args, std::ostream&, std::ostream& err) {
   try {
+    if (args.device != "cpu" && args.device != "cuda")
+      bad_input(fmt::format("--device {}: expected cpu or cuda", args.device));
+    if (args.device == "cuda" && !cuda_backend_built())
+      bad_input("--device cuda: this build has no CUDA backend (it was configured where no nvcc >= 12 was found)");
     if (args.threads > 0) omp_set_num_threads(args.threads);
     LoadedCheckpoint ck = load_checkpoint(args.checkpoint);
+    if (args.device == "cuda")
+      for (const MixerSpec& spec : ck.model->config().mixers)
+        if (!has_gpu_mixer(spec.name))
+          bad_input(fmt::format("{}: mixer '{}' has no CUDA implementation; use --device cpu", ck.path.string(),
+                                spec.name));
     const ModelConfig& mc = ck.model->config();
     const std::string in = args.tokens.string();
 
@@ -269,7 +294,10 @@ int forward_command(const ForwardArgs& args, std::ostream&, std::ostream& err) {
     }
 
     std::vector<real> logits(size_t(B) * T * mc.vocab_size);
-    ck.model->forward_logits(tokens.data(), static_cast<int>(B), static_cast<int>(T), logits.data());
+    if (args.device == "cuda")
+      logits_on_gpu(ck, tokens.data(), static_cast<int>(B), static_cast<int>(T), logits.data());
+    else
+      ck.model->forward_logits(tokens.data(), static_cast<int>(B), static_cast<int>(T), logits.data());
     const std::vector<float> values(logits.begin(), logits.end());
 
     // the recipe travels with the logits, so the other side knows which model and task produced

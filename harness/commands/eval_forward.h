@@ -10,7 +10,9 @@
 //            fits the model; prints the metrics as aligned text or one JSON object.
 //   forward: logits [B,T,N] for the token ids [B,T] of a safetensors file, written with the
 //            checkpoint's metadata, so the model can be compared with another implementation
-//            (e.g. flash-linear-attention loading the same checkpoint).
+//            (e.g. flash-linear-attention loading the same checkpoint). --device cuda computes
+//            them with the model's GPU twin, so the GPU path can be checked against the CPU on a
+//            trained model.
 //
 // The CLI (apps/deltabench.cpp) parses the flags into these structs. Exit codes as everywhere:
 // 0 ok, 1 a failure while working (e.g. the output could not be written), 2 bad input (missing,
@@ -51,6 +53,7 @@ struct ForwardArgs {
   std::filesystem::path tokens;      // safetensors file with "tokens": I64 or I32 [B,T]
   std::filesystem::path out;         // written: "logits" F32 [B,T,N] + the checkpoint's metadata
   int threads = 0;                   // OpenMP threads; 0 = the default
+  std::string device = "cpu";        // cpu, or cuda (the GPU twin in fp32, on the first visible GPU)
 };
 
 // Bad user input (exit code 2); what() names the file at fault.

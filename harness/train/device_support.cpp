@@ -26,9 +26,18 @@ void require_cuda_build() {
                                 "no nvcc >= 12 was found (install the CUDA toolkit and rebuild)");
 }
 
+bool has_gpu_mixer(const std::string& mixer) {
+#ifdef DELTABENCH_HAVE_CUDA
+  return cuda::find_gpu_mixer(mixer) != nullptr;
+#else
+  (void)mixer;
+  return false;
+#endif
+}
+
 void require_gpu_mixer(const std::string& mixer) {
 #ifdef DELTABENCH_HAVE_CUDA
-  if (cuda::find_gpu_mixer(mixer)) return;
+  if (has_gpu_mixer(mixer)) return;
   std::string names;
   for (const auto* e : cuda::gpu_mixer_registry()) names += (names.empty() ? "" : ", ") + e->name;
   throw ConfigError("name", fmt::format("mixer '{}' has no CUDA implementation yet (on the GPU: {}); train it with "

@@ -16,6 +16,8 @@ namespace db {
 bool cuda_backend_built();
 // throws ConfigError("device", ...) when train.device is cuda and the build has no CUDA backend
 void require_cuda_build();
+// whether the mixer has a CUDA half (false in a build without CUDA)
+bool has_gpu_mixer(const std::string& mixer);
 // throws ConfigError("name", ...) naming a mixer that has no CUDA half
 void require_gpu_mixer(const std::string& mixer);
 // GPUs visible to this process (0 in a build without CUDA)

@@ -21,6 +21,7 @@
 #include "common/safetensors.h"
 #include "common/atomic_file.h"
 #include "harness/train/checkpoint.h"
+#include "harness/train/device_support.h"
 #include "harness/config/experiment_file.h"
 #include "harness/commands/eval_forward.h"
 #include "harness/sweep/expansion.h"
@@ -223,6 +224,31 @@ TEST_F(Inference, ForwardWritesTheModelsLogits) {
   const CliResult r32 = run_deltabench("forward --checkpoint " + ckpt() + " --tokens tokens32.safetensors --out logits32.safetensors", dir());
   ASSERT_EQ(r32.code, 0) << r32.err;
   EXPECT_EQ(read_safetensors((dir() / "logits32.safetensors").string()).f32("logits"), logits);
+}
+
+// Where the GPU cannot be used the command says why and writes nothing: bad input (2) for a build
+// without the CUDA backend, a failure to run (1) where no GPU is visible. The GPU's logits
+// themselves are compared with the CPU's in tests/cuda/test_gpu_forward.cpp.
+TEST_F(Inference, ForwardOnCudaIsRefusedWhereNoGpuCanRunIt) {
+  if (visible_gpu_count() > 0) GTEST_SKIP() << "a GPU is visible: tests/cuda compares its logits";
+  write_safetensors((dir() / "gpu_tokens.safetensors").string(),
+                    {{"tokens", SafeTensor::from_i64({1, 4}, std::vector<int64_t>{1, 2, 3, 4})}});
+  const CliResult r = run_deltabench("forward --checkpoint " + ckpt() +
+                                         " --tokens gpu_tokens.safetensors --out gpu_logits.safetensors --device cuda",
+                                     dir());
+  if (cuda_backend_built()) {
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_TRUE(has(r.err, "no GPU is visible")) << r.err;
+  } else {
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_TRUE(has(r.err, "no CUDA backend")) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir() / "gpu_logits.safetensors"));
+  const CliResult bad = run_deltabench("forward --checkpoint " + ckpt() +
+                                           " --tokens gpu_tokens.safetensors --out x.safetensors --device tpu",
+                                       dir());
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_TRUE(has(bad.err, "--device")) << bad.err;
 }
 
 TEST_F(Inference, BadInputExitsTwoNamingTheFile) {

@@ -309,6 +309,35 @@ TEST(Gemm, MatchesNaiveLoopsAcrossBlockEdges) {
     }
 }
 
+// A weight gradient's summed dimension (B*T rows) is split into depth groups whose partials are
+// added in order: the sum must still be the product, and its bits the same on 1 and 2 threads.
+TEST(Gemm, WeightGradientOverManyDepthGroupsMatchesLoopsWithTheSameBitsOnAnyThreadCount) {
+  Rng rng(32);
+  const Index M = 40, N = 9, K = 5000;  // K / 1024 = 4 depth groups; 40 rows = a full and a partial block
+  const auto A = randn(K * M, rng), B = randn(K * N, rng);
+  const int threads = omp_get_max_threads();
+  std::vector<real> C1(M * N, real(0.5)), C2(M * N, real(0.5));
+  omp_set_num_threads(1);
+  gemm_tn(A.data(), B.data(), C1.data(), M, N, K, /*accumulate=*/true);
+  omp_set_num_threads(2);
+  gemm_tn(A.data(), B.data(), C2.data(), M, N, K, /*accumulate=*/true);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(real)), 0);
+  for (Index m = 0; m < M; ++m)
+    for (Index n = 0; n < N; ++n) {
+      double s = 0.5, magnitude = 0.5;  // float rounding grows with the sum of |terms|
+      for (Index k = 0; k < K; ++k) {
+        s += double(A[k * M + m]) * B[k * N + n];
+        magnitude += std::abs(double(A[k * M + m]) * B[k * N + n]);
+      }
+      EXPECT_NEAR(C1[m * N + n], s, 1e-5 * magnitude) << m << "," << n;
+    }
+  // without accumulate the old contents are dropped
+  std::vector<real> C3(M * N, real(7));
+  gemm_tn(A.data(), B.data(), C3.data(), M, N, K);
+  for (Index i = 0; i < M * N; ++i) EXPECT_NEAR(C3[i], C1[i] - real(0.5), 1e-4 * std::abs(C1[i]) + 1e-4);
+}
+
 TEST(Linear, ForwardAndBiasAndNames) {
   ParamArena arena;
   Linear lin(arena, "q_proj", 3, 2, /*bias=*/true);
