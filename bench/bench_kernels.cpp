@@ -20,6 +20,7 @@
 #include "models/kernels/gated_delta_rule.h"
 #include "models/kernels/linear_attention.h"
 #include "models/kernels/long_conv.h"
+#include "models/layers/lm_head_loss.h"
 
 namespace db {
 namespace {
@@ -226,6 +227,34 @@ void BM_LongConv(benchmark::State& state, LongConvForm form) {
 }
 BENCHMARK_CAPTURE(BM_LongConv, direct, LongConvForm::kDirect)->RangeMultiplier(2)->Range(32, 1024)->MinTime(kMinTime)->UseRealTime();
 BENCHMARK_CAPTURE(BM_LongConv, fft, LongConvForm::kFft)->RangeMultiplier(2)->Range(32, 1024)->MinTime(kMinTime)->UseRealTime();
+
+// ---------------- LM head with cross-entropy ----------------
+
+// the reference step's head: logits, softmax cross-entropy and both gradients for all B*T = 16384
+// rows of width 128 against a vocabulary of 8192 (three products of 2 M N D FLOPs each), the
+// largest share of the reference training step's FLOPs
+void BM_LmHeadLoss(benchmark::State& state) {
+  const int64_t M = 16384;
+  const int D = 128, N = 8192;
+  Rng rng(13);
+  std::vector<real> hidden(size_t(M) * D), weight(size_t(N) * D), dweight(weight.size());
+  std::vector<int32_t> targets(M);
+  for (auto& v : hidden) v = static_cast<real>(rng.normal());
+  for (auto& v : weight) v = static_cast<real>(0.02 * rng.normal());
+  for (auto& t : targets) t = static_cast<int32_t>(rng.below(N));
+  LmHeadLoss head;
+  head.forward(hidden.data(), M, D, weight.data(), nullptr, N, targets.data(), nullptr, 1.f / M);  // allocates
+  head.backward(dweight.data(), nullptr);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        head.forward(hidden.data(), M, D, weight.data(), nullptr, N, targets.data(), nullptr, 1.f / M));
+    benchmark::DoNotOptimize(head.backward(dweight.data(), nullptr));
+  }
+  state.counters["tokens/s"] = benchmark::Counter(double(M), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(3.0 * 2.0 * double(M) * N * D * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LmHeadLoss)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
 }  // namespace
 }  // namespace db

@@ -12,6 +12,7 @@
 #include "models/layers/position_embedding.h"
 #include "models/layers/rmsnorm.h"
 #include "models/layers/swiglu_mlp.h"
+#include "models/numerics/parallel.h"
 
 namespace db {
 
@@ -113,6 +114,26 @@ int64_t Model::reported_state_size(int seq_len) const {
   return total;
 }
 
+namespace {
+
+// out[n] = a[n] + b[n], element-wise, so any split over threads gives the same bits; the residual
+// stream's adds touch the whole [B*T, D] activation, too much to leave on one thread of 16
+void add_residual(const real* a, const real* b, real* out, size_t n) {
+  parallel_blocks(static_cast<Index>(n), 16384, static_cast<Index>(n), [&](Index i0, Index i1) {
+    for (Index j = i0; j < i1; ++j) out[j] = a[j] + b[j];
+  });
+}
+
+// rows[m] of src [*, D] -> dst [M, D] (gather) or back (scatter), over rows in parallel
+template <class Copy>
+void for_each_labelled_row(const std::vector<int64_t>& rows, Copy&& copy) {
+  parallel_blocks(static_cast<Index>(rows.size()), 256, static_cast<Index>(rows.size()) * 64, [&](Index m0, Index m1) {
+    for (Index m = m0; m < m1; ++m) copy(m, rows[m]);
+  });
+}
+
+}  // namespace
+
 void Model::forward_trunk(const int32_t* tokens, int B, int T) {
   const int D = config_.d_model;
   const size_t n = size_t(B) * T * D;
@@ -132,12 +153,12 @@ void Model::forward_trunk(const int32_t* tokens, int B, int T) {
     L.norm->forward(in, L.normed.data(), B, T);
     L.body->forward(L.normed.data(), L.body_out.data(), B, T);
     real* mid = L.mlp ? L.mid.data() : out;
-    for (size_t j = 0; j < n; ++j) mid[j] = in[j] + L.body_out[j];
+    add_residual(in, L.body_out.data(), mid, n);
     if (L.mlp) {
       L.normed2.resize(n), L.mlp_out.resize(n);
       L.mlp_norm->forward(mid, L.normed2.data(), B, T);
       L.mlp->forward(L.normed2.data(), L.mlp_out.data(), B, T);
-      for (size_t j = 0; j < n; ++j) out[j] = mid[j] + L.mlp_out[j];
+      add_residual(mid, L.mlp_out.data(), out, n);
     }
   }
   final_.resize(n);
@@ -160,7 +181,9 @@ LossResult Model::forward_loss(const int32_t* tokens, const int32_t* targets, in
   const int64_t M = static_cast<int64_t>(labelled_.size());
   gathered_.resize(size_t(M) * D);
   gathered_argmax_.resize(M);
-  for (int64_t m = 0; m < M; ++m) std::copy_n(final_.data() + labelled_[m] * D, D, gathered_.data() + m * D);
+  for_each_labelled_row(labelled_, [&](Index m, int64_t row) {
+    std::copy_n(final_.data() + row * D, D, gathered_.data() + m * D);
+  });
   loss_count_ = M;
   LossResult result;
   result.count = M;
@@ -182,8 +205,7 @@ void Model::backward() {
   grad_b_.resize(n), scratch_.resize(n);
   if (loss_count_ > 0) {
     const real* dh = head_.backward(head_weight_.grad(), head_bias_.valid() ? head_bias_.grad() : nullptr);
-    for (size_t m = 0; m < labelled_.size(); ++m)
-      std::copy_n(dh + m * D, D, grad_a_.data() + labelled_[m] * D);
+    for_each_labelled_row(labelled_, [&](Index m, int64_t row) { std::copy_n(dh + m * D, D, grad_a_.data() + row * D); });
   }
   // grad_a_ holds d(final norm output); turn it into d(residual stream)
   final_norm_->backward(grad_a_.data(), grad_b_.data());
@@ -195,12 +217,12 @@ void Model::backward() {
     if (L.mlp) {
       L.mlp->backward(grad_a_.data(), scratch_.data());
       L.mlp_norm->backward(scratch_.data(), grad_b_.data());
-      for (size_t j = 0; j < n; ++j) grad_a_[j] += grad_b_[j];  // d(mid)
+      add_residual(grad_a_.data(), grad_b_.data(), grad_a_.data(), n);  // d(mid)
     }
     // mid = in + body(norm(in))
     L.body->backward(grad_a_.data(), scratch_.data());
     L.norm->backward(scratch_.data(), grad_b_.data());
-    for (size_t j = 0; j < n; ++j) grad_a_[j] += grad_b_[j];  // d(in)
+    add_residual(grad_a_.data(), grad_b_.data(), grad_a_.data(), n);  // d(in)
   }
   if (position_) position_->backward(grad_a_.data(), grad_a_.data());
   embedding_->backward(grad_a_.data());

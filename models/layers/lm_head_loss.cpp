@@ -32,58 +32,67 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
   const int64_t groups = std::min(blocks, kMaxPartials);
   // a tile is scratch that never outlives a block, so one per thread suffices whatever the grouping
   const int tiles = static_cast<int>(std::min<int64_t>(groups, omp_get_max_threads()));
-  if (static_cast<int>(tile_.size()) < tiles) tile_.resize(tiles);
+  if (static_cast<int>(tile_.size()) < tiles) tile_.resize(tiles), stats_.resize(tiles);
   if (has_grad_) {
     dhidden_.resize(static_cast<size_t>(M) * D);
-    dweight_part_.resize(groups);
+    dweight_part_.resize(groups);  // each zeroed by the thread that fills it
     dbias_part_.resize(groups);
-    for (int64_t g = 0; g < groups; ++g) {
-      dweight_part_[g].assign(static_cast<size_t>(N) * D, real(0));
-      if (bias) dbias_part_[g].assign(N, real(0));
-    }
   }
   std::vector<double> block_loss(blocks, 0.0);
 
-  // group g owns row blocks [g * blocks / groups, (g + 1) * blocks / groups)
-  auto run_group = [&](int64_t g, RealVector& tile) {
+  // group g owns row blocks [g * blocks / groups, (g + 1) * blocks / groups). A block's logits are
+  // kept transposed, vocabulary-major: zt [N, rows] = W h^T, so each of the three products packs
+  // only the block's small [rows, D] operand and streams the [N, D] weight once, instead of packing
+  // the whole weight for every 32 rows; the softmax then runs down columns, vectorised across rows.
+  auto run_group = [&](int64_t g, RealVector& tile, RealVector& column_stats) {
     tile.resize(static_cast<size_t>(kRowBlock) * N);
+    column_stats.resize(2 * static_cast<size_t>(kRowBlock));
+    if (has_grad_) {
+      dweight_part_[g].assign(static_cast<size_t>(N) * D, real(0));
+      if (bias) dbias_part_[g].assign(N, real(0));
+    }
     for (int64_t blk = g * blocks / groups; blk < (g + 1) * blocks / groups; ++blk) {
       const int64_t r0 = blk * kRowBlock, rows = std::min(kRowBlock, M - r0);
-      const real* h = hidden + r0 * D;                 // [rows, D]
-      gemm_nt(h, weight, tile.data(), rows, N, D);      // logits [rows, N]
-      MatMap z(tile.data(), rows, N);                  // logits, then probabilities, then dlogits
-      if (bias) z.rowwise() += ConstVecMap(bias, N).transpose();
+      const real* h = hidden + r0 * D;             // [rows, D]
+      gemm_nt(weight, h, tile.data(), N, rows, D);  // logits^T [N, rows]
+      MatMap zt(tile.data(), N, rows);             // logits, then probabilities, then dlogits (transposed)
+      if (bias) zt.colwise() += ConstVecMap(bias, N);
+      // per row of the block (a column here): the largest logit and its first index
+      auto zmax = VecMap(column_stats.data(), rows);
+      zmax = zt.row(0).transpose();
+      int32_t best[kRowBlock] = {};
+      for (int n = 1; n < N; ++n) {
+        const real* zn = tile.data() + int64_t(n) * rows;
+        for (int64_t r = 0; r < rows; ++r)
+          if (zn[r] > zmax(r)) zmax(r) = zn[r], best[r] = n;
+      }
       double loss = 0.0;
       for (int64_t r = 0; r < rows; ++r) {
-        auto zr = z.row(r).array();
-        Index best = 0;
-        const real zmax = z.row(r).maxCoeff(&best);
-        if (argmax) argmax[r0 + r] = static_cast<int32_t>(best);
-        const int32_t y = targets[r0 + r];
-        const real target_logit = zr(y);
-        // Eigen's vectorised exp: the softmax over N is the only non-GEMM work of the head
-        zr = (zr - zmax).exp();
-        const double sum = static_cast<double>(zr.sum());
-        loss += std::log(sum) - static_cast<double>(target_logit - zmax);
-        if (has_grad_) {
-          zr *= static_cast<real>(grad_scale / sum);
-          zr(y) -= grad_scale;
-        }
+        if (argmax) argmax[r0 + r] = best[r];
+        loss -= static_cast<double>(zt(targets[r0 + r], r) - zmax(r));
       }
+      // Eigen's vectorised exp: the softmax over N is the only non-GEMM work of the head
+      zt.array().rowwise() -= zmax.transpose().array();
+      zt = zt.array().exp().matrix();
+      auto sums = VecMap(column_stats.data() + kRowBlock, rows);
+      sums = zt.colwise().sum().transpose();
+      for (int64_t r = 0; r < rows; ++r) loss += std::log(static_cast<double>(sums(r)));
       block_loss[blk] = loss;
-      if (has_grad_) {
-        gemm_nn(tile.data(), weight, dhidden_.data() + r0 * D, rows, D, N);                    // dhidden = z W
-        gemm_tn(tile.data(), h, dweight_part_[g].data(), N, D, rows, /*accumulate=*/true);  // dW += z^T h
-        if (bias) VecMap(dbias_part_[g].data(), N) += z.colwise().sum().transpose();
-      }
+      if (!has_grad_) continue;
+      for (int64_t r = 0; r < rows; ++r) sums(r) = grad_scale / sums(r);
+      zt.array().rowwise() *= sums.transpose().array();
+      for (int64_t r = 0; r < rows; ++r) zt(targets[r0 + r], r) -= grad_scale;
+      gemm_tn(tile.data(), weight, dhidden_.data() + r0 * D, rows, D, N);                 // dhidden = z W
+      gemm_nn(tile.data(), h, dweight_part_[g].data(), N, D, rows, /*accumulate=*/true);  // dW += z^T h
+      if (bias) VecMap(dbias_part_[g].data(), N) += zt.rowwise().sum();
     }
   };
   // small heads (a few labelled rows) stay on the calling thread: forking would cost more than the work
   if (worth_a_parallel_region(groups, M * N * D)) {
 #pragma omp parallel for schedule(static) num_threads(tiles)
-    for (int64_t g = 0; g < groups; ++g) run_group(g, tile_[omp_get_thread_num()]);
+    for (int64_t g = 0; g < groups; ++g) run_group(g, tile_[omp_get_thread_num()], stats_[omp_get_thread_num()]);
   } else {
-    for (int64_t g = 0; g < groups; ++g) run_group(g, tile_[0]);
+    for (int64_t g = 0; g < groups; ++g) run_group(g, tile_[0], stats_[0]);
   }
   double total = 0.0;
   for (double l : block_loss) total += l;

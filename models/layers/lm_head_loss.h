@@ -39,7 +39,8 @@ class LmHeadLoss {
   RealVector dhidden_;                   // [M, D]
   std::vector<RealVector> dweight_part_;  // per group [N, D]
   std::vector<RealVector> dbias_part_;    // per group [N]
-  std::vector<RealVector> tile_;          // per thread [block, N]
+  std::vector<RealVector> tile_;          // per thread [N, block]: a block's logits, transposed
+  std::vector<RealVector> stats_;         // per thread [2, block]: largest logit, then softmax sums
 };
 
 }  // namespace db

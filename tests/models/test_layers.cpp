@@ -283,7 +283,7 @@ TEST(SwiGLU, MatchesTheDefinition) {
 
 TEST(Gemm, MatchesNaiveLoopsAcrossBlockEdges) {
   Rng rng(31);
-  const Index M = 70, N = 9, K = 37;  // 70 rows = two full 32-row blocks and a partial one
+  const Index M = 300, N = 9, K = 37;  // 300 rows = two full 128-row blocks and a partial one
   const auto A = randn(M * K, rng), Bnt = randn(N * K, rng), Bnn = randn(K * N, rng), At = randn(K * M, rng);
   std::vector<real> C(M * N, real(1));
   gemm_nt(A.data(), Bnt.data(), C.data(), M, N, K, /*accumulate=*/true);
@@ -313,7 +313,7 @@ TEST(Gemm, MatchesNaiveLoopsAcrossBlockEdges) {
 // added in order: the sum must still be the product, and its bits the same on 1 and 2 threads.
 TEST(Gemm, WeightGradientOverManyDepthGroupsMatchesLoopsWithTheSameBitsOnAnyThreadCount) {
   Rng rng(32);
-  const Index M = 40, N = 9, K = 5000;  // K / 1024 = 4 depth groups; 40 rows = a full and a partial block
+  const Index M = 200, N = 9, K = 5000;  // K / 1024 = 4 depth groups; 200 rows = a full and a partial block
   const auto A = randn(K * M, rng), B = randn(K * N, rng);
   const int threads = omp_get_max_threads();
   std::vector<real> C1(M * N, real(0.5)), C2(M * N, real(0.5));
