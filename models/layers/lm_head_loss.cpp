@@ -74,12 +74,21 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
       // Eigen's vectorised exp: the softmax over N is the only non-GEMM work of the head
       zt.array().rowwise() -= zmax.transpose().array();
       zt = zt.array().exp().matrix();
+      // each row's softmax denominator, summed down its column in double: N terms added one after
+      // another in float would lose up to ~N ulps, and every gradient of the row scales with it
+      double denominator[kRowBlock] = {};
+      for (int n = 0; n < N; ++n) {
+        const real* zn = tile.data() + int64_t(n) * rows;
+        for (int64_t r = 0; r < rows; ++r) denominator[r] += static_cast<double>(zn[r]);
+      }
       auto sums = VecMap(column_stats.data() + kRowBlock, rows);
-      sums = zt.colwise().sum().transpose();
-      for (int64_t r = 0; r < rows; ++r) loss += std::log(static_cast<double>(sums(r)));
+      for (int64_t r = 0; r < rows; ++r) {
+        sums(r) = static_cast<real>(denominator[r]);
+        loss += std::log(denominator[r]);
+      }
       block_loss[blk] = loss;
       if (!has_grad_) continue;
-      for (int64_t r = 0; r < rows; ++r) sums(r) = grad_scale / sums(r);
+      for (int64_t r = 0; r < rows; ++r) sums(r) = static_cast<real>(grad_scale / denominator[r]);
       zt.array().rowwise() *= sums.transpose().array();
       for (int64_t r = 0; r < rows; ++r) zt(targets[r0 + r], r) -= grad_scale;
       gemm_tn(tile.data(), weight, dhidden_.data() + r0 * D, rows, D, N);                 // dhidden = z W

@@ -51,7 +51,7 @@ void SoftmaxAttentionMixer::forward_stateful(const real* x, real* y, int B, int 
     rope_->forward(q_.data(), B, T, H_);
     rope_->forward(k_.data(), B, T, H_);
   }
-  probs_.assign(size_t(B) * H_ * T * T, real(0));
+  probs_.resize(size_t(B) * H_ * T * T);  // every entry is written below
   const real scale = static_cast<real>(1.0 / std::sqrt(static_cast<double>(K_)));
 
 #pragma omp parallel for schedule(static) if (int64_t(B) * H_ * T * T * K_ >= (int64_t(1) << 16))
@@ -63,19 +63,14 @@ void SoftmaxAttentionMixer::forward_stateful(const real* x, real* y, int B, int 
     MatMap P(probs_.data() + size_t(bh) * T * T, T, T);
     P.noalias() = scale * (Q * Kt.transpose());
     for (int t = 0; t < T; ++t) {
+      // the keys row t sees are [first, t]; the rest of the row is masked to probability 0
       const int first = window_ > 0 ? std::max(0, t - window_ + 1) : 0;
       auto row = P.row(t);
-      const real m = row.segment(first, t - first + 1).maxCoeff();
-      real sum = 0;
-      for (int s = 0; s < T; ++s) {
-        if (s < first || s > t) {
-          row(s) = 0;
-        } else {
-          row(s) = std::exp(row(s) - m);
-          sum += row(s);
-        }
-      }
-      row /= sum;
+      auto seen = row.segment(first, t - first + 1).array();
+      seen = (seen - seen.maxCoeff()).exp();  // Eigen's vectorised exp
+      seen /= seen.sum();
+      row.head(first).setZero();
+      row.tail(T - 1 - t).setZero();
     }
     as_matrix(att_.data() + off, T, K_, HK).noalias() = P * Vt;
   }

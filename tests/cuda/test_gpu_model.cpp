@@ -34,6 +34,19 @@ namespace db::cuda {
 namespace {
 
 constexpr double kTolerance = 1e-5;
+// A forget gate's A_log and dt_bias gradients are each a sum over every token of dg_t g_t whose
+// terms can cancel to a small fraction of their size, and then the float rounding in dg shows many
+// times over. The batch of LossArgmaxAndEveryGradientAgree is such a case for the alternate_layout
+// model: there the CPU's own float gradient of layers.0.attn.A_log is 1.4e-5 (relative RMS) from the
+// same model in double (over the batches of seeds 1-12, this one among them: 1.9e-7 to 1.4e-5, the
+// others at most 5.8e-6). Two float implementations can differ by twice that; every other tensor
+// keeps kTolerance.
+constexpr double kGateScalarTolerance = 4e-5;
+
+bool is_gate_scalar(const std::string& name) {
+  return name.ends_with(".A_log") || name.ends_with(".dt_bias");
+}
+
 constexpr int kVocab = 53, kB = 3, kT = 37;
 
 struct ModelCase {
@@ -164,7 +177,7 @@ TEST_P(GpuModelVsCpu, LossArgmaxAndEveryGradientAgree) {
   for (const ParamInfo& p : host.params().params()) {
     const std::vector<float> ref(host.params().grad() + p.offset, host.params().grad() + p.offset + p.size);
     const std::vector<float> got(gpu.grads.begin() + p.offset, gpu.grads.begin() + p.offset + p.size);
-    EXPECT_LE(test::relative_rms(got, ref), kTolerance) << p.name;
+    EXPECT_LE(test::relative_rms(got, ref), is_gate_scalar(p.name) ? kGateScalarTolerance : kTolerance) << p.name;
   }
 }
 
