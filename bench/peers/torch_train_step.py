@@ -283,8 +283,10 @@ def main():
         v, beta = torch.randn(2, 2, 37, 16, dtype=torch.float64), torch.rand(2, 2, 37, dtype=torch.float64)
         g = -torch.rand(2, 2, 37, dtype=torch.float64)
         for name, gate in (("ungated", torch.zeros_like(g)), ("gated", g)):
-            error = (chunk_delta_rule(q, k, v, beta, gate, chunk=16) - recurrent_delta_rule(q, k, v, beta, gate)).abs().max().item()
-            print(f"# check: chunkwise vs recurrent delta rule ({name}), T 37 in chunks of 16, float64: max |difference| {error:.3g}")
+            chunked = chunk_delta_rule(q, k, v, beta, gate, chunk=16)
+            error = (chunked - recurrent_delta_rule(q, k, v, beta, gate)).abs().max().item()
+            print(f"# check: chunkwise vs recurrent delta rule ({name}), T 37 in chunks of 16, float64: "
+                  f"max |difference| {error:.3g}")
             if error > 1e-10:
                 raise SystemExit("the chunkwise form does not match the recurrence")
         quadratic = ((q @ k.transpose(-1, -2)).tril() @ v) * q.shape[-1] ** -0.5  # sum over s <= t of (q_t . k_s) v_s

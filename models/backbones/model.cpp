@@ -205,7 +205,9 @@ void Model::backward() {
   grad_b_.resize(n), scratch_.resize(n);
   if (loss_count_ > 0) {
     const real* dh = head_.backward(head_weight_.grad(), head_bias_.valid() ? head_bias_.grad() : nullptr);
-    for_each_labelled_row(labelled_, [&](Index m, int64_t row) { std::copy_n(dh + m * D, D, grad_a_.data() + row * D); });
+    for_each_labelled_row(labelled_, [&](Index m, int64_t row) {
+      std::copy_n(dh + m * D, D, grad_a_.data() + row * D);
+    });
   }
   // grad_a_ holds d(final norm output); turn it into d(residual stream)
   final_norm_->backward(grad_a_.data(), grad_b_.data());

@@ -42,8 +42,9 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
 
   // group g owns row blocks [g * blocks / groups, (g + 1) * blocks / groups). A block's logits are
   // kept transposed, vocabulary-major: zt [N, rows] = W h^T, so each of the three products packs
-  // only the block's small [rows, D] operand and streams the [N, D] weight once, instead of packing
-  // the whole weight for every 32 rows; the softmax then runs down columns, vectorised across rows.
+  // only the block's small [rows, D] operand and streams the [N, D] weight once per block (packing
+  // costs Eigen a pass over the operand on every call); the softmax then runs down columns,
+  // vectorised across rows.
   auto run_group = [&](int64_t g, RealVector& tile, RealVector& column_stats) {
     tile.resize(static_cast<size_t>(kRowBlock) * N);
     column_stats.resize(2 * static_cast<size_t>(kRowBlock));

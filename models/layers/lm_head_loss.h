@@ -4,11 +4,11 @@
 // gathers the final hidden rows that have a target ([M, D], M << B*T) and only those reach the
 // [N, D] head. Logits are never stored whole: rows go through in blocks (logits, log-softmax, the
 // gradient of the mean loss, dhidden = dlogits W, dW += dlogits^T h), which bounds memory at any
-// vocabulary and keeps the [block, N] tile in cache. The gradient is computed in the same pass as
-// the loss (the head is the last op), kept, and added into the parameter gradients by backward().
-// Row blocks are grouped into at most kMaxPartials groups by a rule that looks only at M; each
-// group owns a dW partial, groups are spread over threads, and partials are summed in group order,
-// so every thread count gives the same bits.
+// vocabulary and keeps each block's [N, block] tile of logits (vocabulary-major) near the cores.
+// The gradient is computed in the same pass as the loss (the head is the last op), kept, and added
+// into the parameter gradients by backward(). Row blocks are grouped into at most kMaxPartials
+// groups by a rule that looks only at M; each group owns a dW partial, groups are spread over
+// threads, and partials are summed in group order, so every thread count gives the same bits.
 #pragma once
 
 #include <cstdint>

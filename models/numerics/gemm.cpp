@@ -30,10 +30,10 @@ const bool kEigenBlockingFixed = [] {
   return true;
 }();
 // Eigen allocates a product's packing buffers (megabytes for the LM head) on every call and frees
-// them after it. glibc hands freed memory at the top of a heap back to the system once it exceeds
-// 128 KiB, so every product paid page faults on fresh pages. Raising the thresholds keeps freed
-// memory in the process for the next product; M_MMAP_THRESHOLD also stops glibc from mapping and
-// unmapping those buffers one by one.
+// them after it. By default glibc hands freed memory at the top of a heap back to the system once it
+// exceeds 128 KiB, and every product would then fault in fresh pages. Raising the thresholds keeps
+// freed memory in the process for the next product; M_MMAP_THRESHOLD also stops glibc from mapping
+// and unmapping those buffers one by one.
 const bool kFreedMemoryKept = [] {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
@@ -73,10 +73,10 @@ void gemm_nn(const real* A, const real* B, real* C, Index M, Index N, Index K, b
 void gemm_tn(const real* A, const real* B, real* C, Index M, Index N, Index K, bool accumulate) {
   if (M == 0 || N == 0) return;
   // K is the long dimension here (B*T rows in a weight gradient), and M (a layer's output width) is
-  // often only one to three 128-row blocks, too few to keep 16 threads busy. So K is cut into depth groups,
-  // as many as its length gives (a function of K alone); each (group, row block) pair is one unit of
-  // work that sums its group's fixed 256-deep chunks in order into the group's partial, and the
-  // partials are added into C in group order. Every thread count therefore does the same additions.
+  // often only one to three 128-row blocks, too few to keep 16 threads busy. So K is cut into depth
+  // groups, as many as its length gives (a function of K alone); each (group, row block) pair is one
+  // unit of work that sums its group's fixed 256-deep chunks in order into the group's partial, and
+  // the partials are added into C in group order. Every thread count does the same additions.
   const Index groups = std::clamp<Index>(K / kMinGroupDepth, 1, kMaxDepthGroups);
   const Index nb = num_blocks(M, kRowBlock);
   ConstMatMap a(A, K, M);  // [K,M]
