@@ -57,37 +57,48 @@ class ShortConv(nn.Module):
 
 def chunk_delta_rule(q, k, v, beta, g=None, chunk=CHUNK):
     """o for S_t = a_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T, o_t = S_t^T q_t / sqrt(K), with
-    a_t = exp(g_t) (g None: a_t = 1). q, k, v [B, H, T, K]; beta, g [B, H, T]. Within a chunk, with G the
-    running sum of g, the writes are W = (I + A)^-1 (beta K exp(G)) and U = (I + A)^-1 beta V, where
-    A = tril(beta K K^T exp(G_i - G_j), -1) (a triangular solve); across chunks the state is carried."""
+    a_t = exp(g_t) (g None: a_t = 1, and no gate work is done). q, k, v [B, H, T, K]; beta, g [B, H, T].
+    Within a chunk, with G the running sum of g, the writes are W = (I + A)^-1 (beta K exp(G)) and
+    U = (I + A)^-1 beta V, where A = tril(beta K K^T exp(G_i - G_j), -1) (a triangular solve); across
+    chunks the state is carried."""
     b, h, t, d = q.shape
-    if g is None:
-        g = q.new_zeros(b, h, t)
+    gated = g is not None
     pad = (-t) % chunk
     if pad:
         q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))
-        beta, g = F.pad(beta, (0, pad)), F.pad(g, (0, pad))
+        beta = F.pad(beta, (0, pad))
+        g = F.pad(g, (0, pad)) if gated else None
     n = (t + pad) // chunk
     q, k, v = (x.reshape(b, h, n, chunk, d) for x in (q, k, v))
     q = q * d ** -0.5
     beta = beta.reshape(b, h, n, chunk, 1)
-    G = g.reshape(b, h, n, chunk).cumsum(-1)
     causal = torch.ones(chunk, chunk, dtype=torch.bool).tril()
-    decay = (G[..., :, None] - G[..., None, :]).masked_fill(~causal, float("-inf")).exp()  # exp(G_i - G_j), i >= j
     k_beta, v_beta = k * beta, v * beta
     eye = torch.eye(chunk, dtype=q.dtype)
-    lower = torch.tril(k_beta @ k.transpose(-1, -2) * decay, diagonal=-1)
-    w = torch.linalg.solve_triangular(eye + lower, k_beta * G.exp()[..., None], upper=False, unitriangular=True)
+    if gated:
+        G = g.reshape(b, h, n, chunk).cumsum(-1)
+        decay = (G[..., :, None] - G[..., None, :]).masked_fill(~causal, float("-inf")).exp()  # exp(G_i - G_j)
+        lower = torch.tril(k_beta @ k.transpose(-1, -2) * decay, diagonal=-1)
+        w_rhs = k_beta * G.exp()[..., None]
+    else:
+        lower = torch.tril(k_beta @ k.transpose(-1, -2), diagonal=-1)
+        w_rhs = k_beta
+    w = torch.linalg.solve_triangular(eye + lower, w_rhs, upper=False, unitriangular=True)
     u = torch.linalg.solve_triangular(eye + lower, v_beta, upper=False, unitriangular=True)
     state = q.new_zeros(b, h, d, d)
     outputs = []
     for i in range(n):
-        qi, ki, Gi = q[:, :, i], k[:, :, i], G[:, :, i]
+        qi, ki = q[:, :, i], k[:, :, i]
         new_values = u[:, :, i] - w[:, :, i] @ state
-        scores = qi @ ki.transpose(-1, -2) * decay[:, :, i]
-        outputs.append((qi * Gi.exp()[..., None]) @ state + scores @ new_values)
-        last = Gi[..., -1:]
-        state = state * last.exp()[..., None] + (ki * (last - Gi).exp()[..., None]).transpose(-1, -2) @ new_values
+        scores = qi @ ki.transpose(-1, -2)
+        if gated:
+            Gi = G[:, :, i]
+            last = Gi[..., -1:]
+            outputs.append((qi * Gi.exp()[..., None]) @ state + (scores * decay[:, :, i]) @ new_values)
+            state = state * last.exp()[..., None] + (ki * (last - Gi).exp()[..., None]).transpose(-1, -2) @ new_values
+        else:
+            outputs.append(qi @ state + scores.masked_fill(~causal, 0) @ new_values)
+            state = state + ki.transpose(-1, -2) @ new_values
     return torch.stack(outputs, dim=2).reshape(b, h, n * chunk, d)[:, :, :t]
 
 
@@ -282,9 +293,10 @@ def main():
         q, k = (F.normalize(torch.randn(2, 2, 37, 16, dtype=torch.float64), dim=-1) for _ in range(2))
         v, beta = torch.randn(2, 2, 37, 16, dtype=torch.float64), torch.rand(2, 2, 37, dtype=torch.float64)
         g = -torch.rand(2, 2, 37, dtype=torch.float64)
-        for name, gate in (("ungated", torch.zeros_like(g)), ("gated", g)):
+        for name, gate in (("ungated", None), ("gated", g)):
             chunked = chunk_delta_rule(q, k, v, beta, gate, chunk=16)
-            error = (chunked - recurrent_delta_rule(q, k, v, beta, gate)).abs().max().item()
+            reference = recurrent_delta_rule(q, k, v, beta, torch.zeros_like(g) if gate is None else gate)
+            error = (chunked - reference).abs().max().item()
             print(f"# check: chunkwise vs recurrent delta rule ({name}), T 37 in chunks of 16, float64: "
                   f"max |difference| {error:.3g}")
             if error > 1e-10:
