@@ -82,15 +82,13 @@ double LmHeadLoss::forward(const real* hidden, int64_t M, int D, const real* wei
         const real* zn = tile.data() + int64_t(n) * rows;
         for (int64_t r = 0; r < rows; ++r) denominator[r] += static_cast<double>(zn[r]);
       }
-      auto sums = VecMap(column_stats.data() + kRowBlock, rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        sums(r) = static_cast<real>(denominator[r]);
-        loss += std::log(denominator[r]);
-      }
+      for (int64_t r = 0; r < rows; ++r) loss += std::log(denominator[r]);
       block_loss[blk] = loss;
       if (!has_grad_) continue;
-      for (int64_t r = 0; r < rows; ++r) sums(r) = static_cast<real>(grad_scale / denominator[r]);
-      zt.array().rowwise() *= sums.transpose().array();
+      // dlogits = grad_scale (softmax - onehot(target)), column by column
+      auto column_scale = VecMap(column_stats.data() + kRowBlock, rows);
+      for (int64_t r = 0; r < rows; ++r) column_scale(r) = static_cast<real>(grad_scale / denominator[r]);
+      zt.array().rowwise() *= column_scale.transpose().array();
       for (int64_t r = 0; r < rows; ++r) zt(targets[r0 + r], r) -= grad_scale;
       gemm_tn(tile.data(), weight, dhidden_.data() + r0 * D, rows, D, N);                 // dhidden = z W
       gemm_nn(tile.data(), h, dweight_part_[g].data(), N, D, rows, /*accumulate=*/true);  // dW += z^T h

@@ -40,7 +40,7 @@ class LmHeadLoss {
   std::vector<RealVector> dweight_part_;  // per group [N, D]
   std::vector<RealVector> dbias_part_;    // per group [N]
   std::vector<RealVector> tile_;          // per thread [N, block]: a block's logits, transposed
-  std::vector<RealVector> stats_;         // per thread [2, block]: largest logit, then softmax sums
+  std::vector<RealVector> stats_;         // per thread [2, block]: largest logit, gradient scale per row
 };
 
 }  // namespace db
