@@ -21,6 +21,7 @@
 #include "models/layers/layernorm.h"
 #include "models/layers/multi_head_layernorm.h"
 #include "models/layers/linear.h"
+#include "models/layers/lm_head_loss.h"
 #include "models/layers/position_embedding.h"
 #include "models/layers/rmsnorm.h"
 #include "models/layers/rope.h"
@@ -336,6 +337,81 @@ TEST(Gemm, WeightGradientOverManyDepthGroupsMatchesLoopsWithTheSameBitsOnAnyThre
   std::vector<real> C3(M * N, real(7));
   gemm_tn(A.data(), B.data(), C3.data(), M, N, K);
   for (Index i = 0; i < M * N; ++i) EXPECT_NEAR(C3[i], C1[i] - real(0.5), 1e-4 * std::abs(C1[i]) + 1e-4);
+}
+
+// ---- LM head ----
+
+// The blocked, vocabulary-major head against the definition written out in double: 700 rows make
+// five full 128-row blocks and a partial one, in six dW partials, so block edges, the group partials
+// and their sum are all exercised; and 1 and 2 threads give the same bits.
+TEST(LmHeadLoss, ManyBlocksMatchTheDefinitionWithTheSameBitsOnAnyThreadCount) {
+  Rng rng(33);
+  const int64_t M = 700;
+  const int D = 16, N = 300;
+  const auto hidden = randn(M * D, rng), weight = randn(size_t(N) * D, rng, 0.5), bias = randn(N, rng, 0.5);
+  std::vector<int32_t> targets(M);
+  for (auto& t : targets) t = static_cast<int32_t>(rng.below(N));
+  const real scale = real(1) / real(M);
+
+  struct Out {
+    double loss;
+    std::vector<int32_t> argmax;
+    std::vector<real> dhidden, dweight, dbias;
+  };
+  auto run = [&](int threads) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    LmHeadLoss head;
+    Out o;
+    o.argmax.resize(M);
+    o.loss = head.forward(hidden.data(), M, D, weight.data(), bias.data(), N, targets.data(), o.argmax.data(), scale);
+    o.dweight.assign(weight.size(), real(0));
+    o.dbias.assign(N, real(0));
+    const real* dh = head.backward(o.dweight.data(), o.dbias.data());
+    o.dhidden.assign(dh, dh + M * D);
+    omp_set_num_threads(saved);
+    return o;
+  };
+  const Out one = run(1), two = run(2);
+  EXPECT_EQ(one.loss, two.loss);
+  EXPECT_EQ(one.argmax, two.argmax);
+  EXPECT_TRUE(same_bits(one.dhidden, two.dhidden));
+  EXPECT_TRUE(same_bits(one.dweight, two.dweight));
+  EXPECT_TRUE(same_bits(one.dbias, two.dbias));
+
+  // the definition: z = h W^T + b, loss = sum of logsumexp(z) - z[y], dz = scale (softmax(z) - onehot(y))
+  double loss = 0;
+  std::vector<double> dhidden(M * D, 0.0), dweight(size_t(N) * D, 0.0), dbias(N, 0.0), z(N);
+  for (int64_t r = 0; r < M; ++r) {
+    int best = 0;
+    for (int n = 0; n < N; ++n) {
+      z[n] = bias[n];
+      for (int d = 0; d < D; ++d) z[n] += double(hidden[r * D + d]) * weight[size_t(n) * D + d];
+      if (z[n] > z[best]) best = n;
+    }
+    EXPECT_EQ(one.argmax[r], best) << "row " << r;
+    const double zmax = z[best];
+    double sum = 0;
+    for (int n = 0; n < N; ++n) sum += std::exp(z[n] - zmax);
+    loss += std::log(sum) + zmax - z[targets[r]];
+    for (int n = 0; n < N; ++n) {
+      const double dz = scale * (std::exp(z[n] - zmax) / sum - (n == targets[r] ? 1.0 : 0.0));
+      dbias[n] += dz;
+      for (int d = 0; d < D; ++d) {
+        dhidden[r * D + d] += dz * weight[size_t(n) * D + d];
+        dweight[size_t(n) * D + d] += dz * hidden[r * D + d];
+      }
+    }
+  }
+  EXPECT_NEAR(one.loss, loss, 1e-5 * loss);
+  auto rel_rms = [](const std::vector<real>& got, const std::vector<double>& ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < ref.size(); ++i) num += (got[i] - ref[i]) * (got[i] - ref[i]), den += ref[i] * ref[i];
+    return std::sqrt(num / den);
+  };
+  EXPECT_LT(rel_rms(one.dhidden, dhidden), 1e-5);
+  EXPECT_LT(rel_rms(one.dweight, dweight), 1e-5);
+  EXPECT_LT(rel_rms(one.dbias, dbias), 1e-5);
 }
 
 TEST(Linear, ForwardAndBiasAndNames) {
