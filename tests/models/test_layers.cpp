@@ -27,6 +27,7 @@
 #include "models/layers/rope.h"
 #include "models/layers/short_conv.h"
 #include "models/layers/swiglu_mlp.h"
+#include "tests/common/relative_rms.h"
 #include "tests/common/gradcheck_wrappers.h"
 
 namespace db {
@@ -404,14 +405,9 @@ TEST(LmHeadLoss, ManyBlocksMatchTheDefinitionWithTheSameBitsOnAnyThreadCount) {
     }
   }
   EXPECT_NEAR(one.loss, loss, 1e-5 * loss);
-  auto rel_rms = [](const std::vector<real>& got, const std::vector<double>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < ref.size(); ++i) num += (got[i] - ref[i]) * (got[i] - ref[i]), den += ref[i] * ref[i];
-    return std::sqrt(num / den);
-  };
-  EXPECT_LT(rel_rms(one.dhidden, dhidden), 1e-5);
-  EXPECT_LT(rel_rms(one.dweight, dweight), 1e-5);
-  EXPECT_LT(rel_rms(one.dbias, dbias), 1e-5);
+  EXPECT_LT(test::relative_rms(one.dhidden, dhidden), 1e-5);
+  EXPECT_LT(test::relative_rms(one.dweight, dweight), 1e-5);
+  EXPECT_LT(test::relative_rms(one.dbias, dbias), 1e-5);
 }
 
 TEST(Linear, ForwardAndBiasAndNames) {
