@@ -1,6 +1,8 @@
 // blas.cpp: row-major wrappers over cublasSgemm and, for bf16 operands, cublasGemmEx (see blas.h).
 #include "models/cuda/blas.h"
 
+#include <stdexcept>
+
 #include "models/cuda/bf16.h"
 
 namespace db::cuda {
@@ -10,24 +12,34 @@ cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 // elements spanned by a row-major [rows, cols] matrix with row stride ld
 size_t extent(int rows, int cols, int ld) { return rows == 0 ? 0 : size_t(rows - 1) * ld + cols; }
+
+// the operand as bf16: itself, or its fp32 values rounded into scratch slot `slot`
+const void* as_bf16(const Context& ctx, GemmIn in, size_t n, int slot) {
+  if (in.is_bf16) return in.data;
+  bf16* rounded = ctx.bf16_scratch(slot, n);
+  round_to_bf16(ctx, static_cast<const float*>(in.data), rounded, n);
+  return rounded;
+}
 }  // namespace
 
-void gemm(const Context& ctx, bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-          const float* B, int ldb, float beta, float* C, int ldc) {
+void gemm(const Context& ctx, bool trans_a, bool trans_b, int M, int N, int K, float alpha, GemmIn A, int lda,
+          GemmIn B, int ldb, float beta, GemmOut C, int ldc) {
   if (M == 0 || N == 0) return;
-  if (ctx.gemm_operands() == GemmOperands::fp32 || K == 0) {
+  const bool all_fp32 = !A.is_bf16 && !B.is_bf16 && !C.is_bf16;
+  // (with K = 0 the operands are not read, and C = beta C)
+  if ((all_fp32 && ctx.precision() == Precision::fp32) || (K == 0 && !C.is_bf16)) {
     // column-major C^T [N,M] = op(B)^T [N,K] op(A)^T [K,M]
-    DB_CUDA_CHECK(cublasSgemm(ctx.blas(), op(trans_b), op(trans_a), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
+    DB_CUDA_CHECK(cublasSgemm(ctx.blas(), op(trans_b), op(trans_a), N, M, K, &alpha, static_cast<const float*>(B.data),
+                              ldb, static_cast<const float*>(A.data), lda, &beta, static_cast<float*>(C.data), ldc));
     return;
   }
-  // the same product from operands rounded to bf16, accumulated and written in fp32
+  if (C.is_bf16 && beta != 0.f) throw std::logic_error("gemm: a bf16 output is written, never accumulated");
   const size_t na = trans_a ? extent(K, M, lda) : extent(M, K, lda), nb = trans_b ? extent(N, K, ldb) : extent(K, N, ldb);
-  uint16_t* a16 = ctx.bf16_scratch(0, na);
-  uint16_t* b16 = ctx.bf16_scratch(1, nb);
-  round_to_bf16(ctx, A, a16, na);
-  round_to_bf16(ctx, B, b16, nb);
+  const void* a16 = as_bf16(ctx, A, na, 0);
+  const void* b16 = as_bf16(ctx, B, nb, 1);
   DB_CUDA_CHECK(cublasGemmEx(ctx.blas(), op(trans_b), op(trans_a), N, M, K, &alpha, b16, CUDA_R_16BF, ldb, a16,
-                             CUDA_R_16BF, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                             CUDA_R_16BF, lda, &beta, C.data, C.is_bf16 ? CUDA_R_16BF : CUDA_R_32F, ldc,
+                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 void gemm_strided_batched(const Context& ctx, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
@@ -38,17 +50,15 @@ void gemm_strided_batched(const Context& ctx, bool trans_a, bool trans_b, int M,
                                           lda, stride_a, &beta, C, ldc, stride_c, batch));
 }
 
-void linear_forward(const Context& ctx, const float* x, const float* W, float* y, int rows, int in, int out,
-                    float beta) {
+void linear_forward(const Context& ctx, GemmIn x, GemmIn W, GemmOut y, int rows, int in, int out, float beta) {
   gemm(ctx, false, true, rows, out, in, 1.f, x, in, W, in, beta, y, out);
 }
 
-void linear_backward_input(const Context& ctx, const float* dy, const float* W, float* dx, int rows, int in, int out,
-                           float beta) {
+void linear_backward_input(const Context& ctx, GemmIn dy, GemmIn W, float* dx, int rows, int in, int out, float beta) {
   gemm(ctx, false, false, rows, in, out, 1.f, dy, out, W, in, beta, dx, in);
 }
 
-void linear_backward_weight(const Context& ctx, const float* x, const float* dy, float* dW, int rows, int in, int out) {
+void linear_backward_weight(const Context& ctx, GemmIn x, GemmIn dy, float* dW, int rows, int in, int out) {
   gemm(ctx, true, false, out, in, rows, 1.f, dy, out, x, in, 1.f, dW, in);
 }
 

@@ -3,12 +3,15 @@
 // The host ParamArena stays the authority on names, shapes and initialisation (a GPU run builds
 // the host model, initialises or loads it, and uploads it). DeviceParams holds one value buffer and
 // one gradient buffer with the arena's exact offsets, so the optimiser, clipping and checkpoints
-// walk one flat span on either side, and a parameter is found by its fla name.
+// walk one flat span on either side, and a parameter is found by its fla name. A bf16 run also
+// keeps a bf16 copy of the values, the operand every GEMM reads a weight from (autocast's weight
+// cache): refresh_bf16_copy() rounds it once per step instead of once per product.
 #pragma once
 
 #include <string>
 
 #include "models/core/params.h"
+#include "models/cuda/blas.h"
 #include "models/cuda/runtime.h"
 
 namespace db::cuda {
@@ -20,6 +23,11 @@ struct DeviceParam {
   float* value = nullptr;
   float* grad = nullptr;
   size_t size = 0;
+  const bf16* value_bf16 = nullptr;  // the bf16 copy (current after DeviceParams::refresh_bf16_copy)
+  // what a GEMM reads this weight from: the bf16 copy in a bf16 run, the fp32 value otherwise
+  GemmIn operand(const Context& ctx) const {
+    return ctx.precision() == Precision::bf16 ? GemmIn(value_bf16) : GemmIn(value);
+  }
 };
 
 class DeviceParams {
@@ -35,6 +43,8 @@ class DeviceParams {
   DeviceParam operator[](const std::string& name);
 
   void zero_grad();
+  // in a bf16 run, rounds every value into the bf16 copy (queued on the stream); else nothing
+  void refresh_bf16_copy();
   // host <-> device copies; these synchronise the stream, so call them only at checkpoints, evals, tests
   void upload_values(const ParamArena& host);
   void download_values(ParamArena& host);
@@ -45,6 +55,7 @@ class DeviceParams {
   const Context& ctx_;
   size_t size_ = 0;
   DeviceBuffer<float> values_, grads_;
+  DeviceBuffer<bf16> values_bf16_;
 };
 
 // a name prefix inside DeviceParams, as ParamArena::Scope on the host: scope("q_proj.weight")

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "models/backbones/cuda/gpu_compression_decoder.h"
+#include "models/cuda/bf16.h"
 #include "models/cuda/elementwise.h"
 #include "models/layers/cuda/embedding.h"
 #include "models/layers/cuda/gpu_lm_head_loss.h"
@@ -79,6 +80,7 @@ void GpuModel::forward_trunk(const int32_t* tokens, int B, int T) {
   const int D = config_.d_model;
   const size_t n = size_t(B) * T * D;
   B_ = B, T_ = T, tokens_ = tokens;
+  params_.refresh_bf16_copy();  // the weights' GEMM operands, after whatever changed the values
   acts_.resize(layers_.size() + 1);
   for (auto& a : acts_) a.resize(n);
 
@@ -108,15 +110,19 @@ void GpuModel::forward_loss(const int32_t* tokens, int B, int T, const int32_t* 
   forward_trunk(tokens, B, T);
   const int D = config_.d_model;
   M_ = M, labelled_ = labelled;
-  gather_rows(ctx_, final_.data(), labelled, M, D, gathered_.resize(size_t(M) * D));
   argmax_.resize(M);
-  head_->forward(gathered_.data(), M, D, head_weight_.value, head_bias_.value, config_.vocab_size, targets,
-                 argmax_.data(), need_grad && M > 0 ? 1.f / static_cast<float>(M) : 0.f);
+  with_activation_type(ctx_, [&](auto type) {
+    using A = decltype(type);
+    A* gathered = gathered_.resize<A>(size_t(M) * D);
+    gather_rows(ctx_, final_.data(), labelled, M, D, gathered);
+    head_->forward(static_cast<const A*>(gathered), M, D, head_weight_.operand(ctx_), head_bias_.value,
+                   config_.vocab_size, targets, argmax_.data(), need_grad && M > 0 ? 1.f / static_cast<float>(M) : 0.f);
+  });
 }
 
 void GpuModel::forward_logits(const int32_t* tokens, int B, int T, float* logits) {
   forward_trunk(tokens, B, T);
-  GpuLmHeadLoss::logits(ctx_, final_.data(), int64_t(B) * T, config_.d_model, head_weight_.value, head_bias_.value,
+  GpuLmHeadLoss::logits(ctx_, final_.data(), int64_t(B) * T, config_.d_model, head_weight_.operand(ctx_), head_bias_.value,
                         config_.vocab_size, logits);
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "models/backbones/model.h"
+#include "models/cuda/bf16.h"
 #include "models/cuda/device_params.h"
 #include "models/cuda/gpu_module.h"
 #include "models/cuda/runtime.h"
@@ -63,7 +64,7 @@ class GpuModel {
   const int32_t* labelled_ = nullptr;
   std::vector<DeviceBuffer<float>> acts_;  // [n_layers + 1][B*T*D] residual stream before each layer
   DeviceBuffer<float> final_;              // [B*T, D] after the final norm
-  DeviceBuffer<float> gathered_;           // [M, D]
+  ActivationBuffer gathered_;              // [M, D] the head's input, fp32 or bf16 (bf16.h)
   DeviceBuffer<float> grad_a_, grad_b_, scratch_;  // [B*T, D]
   DeviceBuffer<int32_t> argmax_;                   // [M]
   EmbeddingScratch embedding_scratch_;             // the embedding backward's sort

@@ -124,9 +124,15 @@ void download(const T* device, T* host, size_t n, cudaStream_t stream) {
   if (n) DB_CUDA_CHECK(cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost, stream));
 }
 
-// The operands of blas.h's gemm (every Linear layer and the LM head): fp32, the default and the
-// CPU's arithmetic, or rounded to bf16 with fp32 accumulation and output (train.precision: bf16).
-enum class GemmOperands { fp32, bf16 };
+// A run's arithmetic precision (train.precision): fp32, the default and the CPU's arithmetic, or
+// bf16: GEMMs on bf16 operands with fp32 accumulation, and activations stored in bf16 (bf16.h).
+enum class Precision { fp32, bf16 };
+
+// A bf16 number as its raw 16 bits, laid out as CUDA's __nv_bfloat16 (bf16.h converts).
+struct alignas(2) bf16 {
+  uint16_t bits;
+};
+static_assert(sizeof(bf16) == 2);
 
 // One device, one stream, one cuBLAS handle. cuBLAS runs in its default math mode, which for
 // fp32 GEMMs means true fp32 (no TF32), so the GPU path can be compared with the CPU path.
@@ -143,14 +149,14 @@ class Context {
   // wait until everything queued on the stream has run (and report an asynchronous error)
   void synchronize() const;
 
-  void set_gemm_operands(GemmOperands operands) { gemm_operands_ = operands; }
-  GemmOperands gemm_operands() const { return gemm_operands_; }
-  // scratch for a GEMM's two operands rounded to bf16 (raw bits), slot 0 or 1, grown to n
-  uint16_t* bf16_scratch(int slot, size_t n) const { return bf16_scratch_[slot].resize(n); }
+  void set_precision(Precision precision) { precision_ = precision; }
+  Precision precision() const { return precision_; }
+  // scratch for a GEMM operand given in fp32 and rounded to bf16, slot 0 or 1, grown to n
+  bf16* bf16_scratch(int slot, size_t n) const { return bf16_scratch_[slot].resize(n); }
 
  private:
-  GemmOperands gemm_operands_ = GemmOperands::fp32;
-  mutable DeviceBuffer<uint16_t> bf16_scratch_[2];
+  Precision precision_ = Precision::fp32;
+  mutable DeviceBuffer<bf16> bf16_scratch_[2];
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

@@ -139,9 +139,9 @@ struct GpuResult {
 };
 
 // forward_loss + backward on the GPU twin of `host` (whose parameters it reads)
-GpuResult run_gpu(Model& host, const Batch3& b, GemmOperands operands = GemmOperands::fp32) {
+GpuResult run_gpu(Model& host, const Batch3& b, Precision precision = Precision::fp32) {
   Context ctx;
-  ctx.set_gemm_operands(operands);
+  ctx.set_precision(precision);
   DeviceParams params(host.params(), ctx);
   GpuModel gpu(ctx, host, params);
   DeviceBuffer<int32_t> tokens(b.tokens.size()), labelled(b.labelled.size()), targets(b.labelled.size());
@@ -262,42 +262,50 @@ TEST(GpuTraining, Bf16LossCurveStaysNearTheCpu) {
   EXPECT_LE(weights, 0.15);
 }
 
-// One step's loss and gradients with bf16 operands against fp32 on the same GPU: different (the
-// operands really are rounded), within bf16's rounding (loss 1%, gradients 5% relative RMS over the
-// arena), and the same bits run to run. DeltaNet and softmax attention, whose score products stay fp32.
-TEST(GpuBf16, OneStepMovesByBf16RoundingAndRepeatsBitForBit) {
+// One step's loss and gradients in a bf16 run (bf16 GEMM operands, bf16 weight copies and stored
+// activations: models/cuda/bf16.h) against fp32 on the same GPU, for every model case above (every
+// mixer with a CUDA half and every model option): different (the numbers really are rounded), within
+// bf16's rounding (loss 1%, gradients 5% relative RMS over the arena), and the same bits run to run.
+class GpuBf16 : public ::testing::TestWithParam<ModelCase> {};
+
+TEST_P(GpuBf16, OneStepMovesByBf16RoundingAndRepeatsBitForBit) {
   if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
-  for (const MixerSpec& mixer : {MixerSpec{"deltanet", {{"num_heads", int64_t{2}}}},
-                                 MixerSpec{"softmax_attention", {{"num_heads", int64_t{2}}}}}) {
-    Model host(base_config(mixer));
-    host.initialize(13);
-    const Batch3 b = random_batch(9);
-    const GpuResult fp32 = run_gpu(host, b), bf16 = run_gpu(host, b, GemmOperands::bf16),
-                    again = run_gpu(host, b, GemmOperands::bf16);
-    const double loss = std::abs(bf16.loss_sum - fp32.loss_sum) / std::abs(fp32.loss_sum);
-    const double grads = test::relative_rms(bf16.grads, fp32.grads);
-    std::printf("%s bf16 vs fp32: loss %.3g relative, gradients %.3g relative RMS\n", mixer.name.c_str(), loss, grads);
-    EXPECT_GT(grads, 1e-5) << mixer.name;
-    EXPECT_LE(loss, 1e-2) << mixer.name;
-    EXPECT_LE(grads, 5e-2) << mixer.name;
-    EXPECT_EQ(bf16.loss_sum, again.loss_sum) << mixer.name;
-    EXPECT_EQ(bf16.grads, again.grads) << mixer.name;
-  }
+  Model host(GetParam().config);
+  host.initialize(13);
+  const Batch3 b = random_batch(9);
+  const GpuResult fp32 = run_gpu(host, b), bf16 = run_gpu(host, b, Precision::bf16),
+                  again = run_gpu(host, b, Precision::bf16);
+  const double loss = std::abs(bf16.loss_sum - fp32.loss_sum) / std::abs(fp32.loss_sum);
+  const double grads = test::relative_rms(bf16.grads, fp32.grads);
+  std::printf("%s bf16 vs fp32: loss %.3g relative, gradients %.3g relative RMS\n", GetParam().name.c_str(), loss,
+              grads);
+  EXPECT_GT(grads, 1e-5);
+  EXPECT_LE(loss, 1e-2);
+  EXPECT_LE(grads, 5e-2);
+  EXPECT_EQ(bf16.loss_sum, again.loss_sum);
+  EXPECT_EQ(bf16.grads, again.grads);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, GpuBf16, ::testing::ValuesIn(model_cases()),
+                         [](const ::testing::TestParamInfo<ModelCase>& info) { return info.param.name; });
 
 // Steps of three shapes (two sequence lengths, the second's labelled count differing), a changing
 // learning rate and an evaluation of a larger batch between steps (its buffers grow, so the graphs
 // captured before point at freed memory and must be captured again): with graphs the losses and the
-// final weights and moments are the eager backend's, bit for bit.
-TEST(GpuTraining, GraphReplayGivesTheEagerBits) {
+// final weights and moments are the eager backend's, bit for bit, in both precisions (a bf16 run's
+// weight copies are refreshed inside the captured step).
+class GpuGraphReplay : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpuGraphReplay, GivesTheEagerBits) {
   if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  const std::string precision = GetParam();
   ModelConfig config = base_config({"gated_deltanet", {{"num_heads", int64_t{2}}}});
   Model eager_model(config), graph_model(config);
   eager_model.initialize(5), graph_model.initialize(5);
   const AdamWConfig adamw{0.9, 0.999, 1e-8, 0.1};
   AdamW eager_opt(eager_model.params(), adamw), graph_opt(graph_model.params(), adamw);
-  auto eager = make_gpu_training_backend(BackendOptions{"cuda", 0, "fp32", 1.0, false}, eager_model, eager_opt);
-  auto graphs = make_gpu_training_backend(BackendOptions{"cuda", 0, "fp32", 1.0, true}, graph_model, graph_opt);
+  auto eager = make_gpu_training_backend(BackendOptions{"cuda", 0, precision, 1.0, false}, eager_model, eager_opt);
+  auto graphs = make_gpu_training_backend(BackendOptions{"cuda", 0, precision, 1.0, true}, graph_model, graph_opt);
   const Batch3 big_a = random_batch(7), big_b = random_batch(8);
   std::vector<int32_t> eval_tokens = big_a.tokens, eval_targets = big_a.targets;
   eval_tokens.insert(eval_tokens.end(), big_b.tokens.begin(), big_b.tokens.end());
@@ -322,6 +330,8 @@ TEST(GpuTraining, GraphReplayGivesTheEagerBits) {
   EXPECT_EQ(bits(eager_model.params().data(), n), bits(graph_model.params().data(), n));
   EXPECT_EQ(bits(eager_opt.second_moment().data(), n), bits(graph_opt.second_moment().data(), n));
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, GpuGraphReplay, ::testing::Values("fp32", "bf16"));
 
 // StepGraphs on its own: the first call runs eagerly, the second captures, the rest replay; a replay
 // reads what the host rewrote since; a buffer that grows is captured anew.

@@ -43,7 +43,7 @@ class GpuTrainingBackend : public TrainingBackend {
         clipper_(ctx_),
         graphs_(ctx_) {
     if (options.precision == "bf16")
-      ctx_.set_gemm_operands(cuda::GemmOperands::bf16);
+      ctx_.set_precision(cuda::Precision::bf16);
     else if (options.precision != "fp32")
       throw std::invalid_argument("unknown precision '" + options.precision + "' (fp32 or bf16)");
     optimizer_.upload_state(host_optimizer_);

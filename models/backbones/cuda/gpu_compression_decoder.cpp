@@ -37,11 +37,11 @@ void GpuCompressionDecoder::forward(const float* x, float* y, int B, int T) {
   const long long n = static_cast<long long>(rows) * D;
   decoder_broadcast_last(ctx_, x, z_.resize(n), B, T, D);
   norm1_->forward(z_.data(), n1_.resize(n), B, T);
-  linear_forward(ctx_, n1_.data(), fc1_w_.value, h1_.resize(n), rows, D, D);
+  linear_forward(ctx_, n1_.data(), fc1_w_.operand(ctx_), h1_.resize(n), rows, D, D);
   add_row_bias(ctx_, h1_.data(), fc1_b_.value, rows, D);
   gelu_forward(ctx_, h1_.data(), a1_.resize(n), n);
   norm2_->forward(a1_.data(), n2_.resize(n), B, T);
-  linear_forward(ctx_, n2_.data(), fc2_w_.value, h2_.resize(n), rows, D, D);
+  linear_forward(ctx_, n2_.data(), fc2_w_.operand(ctx_), h2_.resize(n), rows, D, D);
   add_row_bias(ctx_, h2_.data(), fc2_b_.value, rows, D);
   gelu_forward(ctx_, h2_.data(), a2_.resize(n), n);
   norm_out_->forward(a2_.data(), y, B, T);
@@ -56,12 +56,12 @@ void GpuCompressionDecoder::backward(const float* dy, float* dx) {
   gelu_backward(ctx_, h2_.data(), ga, gb, n);  // d h2
   add_column_sums(ctx_, gb, rows, D, fc2_b_.grad, partials_);
   linear_backward_weight(ctx_, n2_.data(), gb, fc2_w_.grad, rows, D, D);
-  linear_backward_input(ctx_, gb, fc2_w_.value, ga, rows, D, D);  // d n2
+  linear_backward_input(ctx_, gb, fc2_w_.operand(ctx_), ga, rows, D, D);  // d n2
   norm2_->backward(ga, gb);                    // d a1
   gelu_backward(ctx_, h1_.data(), gb, ga, n);  // d h1
   add_column_sums(ctx_, ga, rows, D, fc1_b_.grad, partials_);
   linear_backward_weight(ctx_, n1_.data(), ga, fc1_w_.grad, rows, D, D);
-  linear_backward_input(ctx_, ga, fc1_w_.value, gb, rows, D, D);  // d n1
+  linear_backward_input(ctx_, ga, fc1_w_.operand(ctx_), gb, rows, D, D);  // d n1
   norm1_->backward(gb, ga);                                        // d z
   decoder_broadcast_last_backward(ctx_, ga, dx, B_, T_, D);
 }

@@ -20,7 +20,7 @@ int GpuLmHeadLoss::row_block(int N) const {
   return static_cast<int>(std::clamp<long long>(kMaxTileFloats / std::max(N, 1), 1, max_row_block_));
 }
 
-void GpuLmHeadLoss::forward(const float* hidden, int64_t M, int D, const float* weight, const float* bias, int N,
+void GpuLmHeadLoss::forward(GemmIn hidden, int64_t M, int D, GemmIn weight, const float* bias, int N,
                             const int32_t* targets, int32_t* argmax, float grad_scale) {
   M_ = M, D_ = D, N_ = N;
   hidden_ = hidden;
@@ -48,7 +48,7 @@ void GpuLmHeadLoss::forward(const float* hidden, int64_t M, int D, const float* 
   for (int blk = 0; blk < blocks_; ++blk) {
     const int64_t r0 = static_cast<int64_t>(blk) * block;
     const int rows = static_cast<int>(std::min<int64_t>(block, M - r0));
-    const float* h = hidden + r0 * D;                           // [rows, D]
+    const GemmIn h = hidden.advanced(r0 * D);                   // [rows, D]
     linear_forward(ctx_, h, weight, tile, rows, D, N);          // logits [rows, N], bias added by the kernel
     head_softmax_cross_entropy(ctx_, tile, bias, rows, N, targets + r0, argmax ? argmax + r0 : nullptr,
                                row_loss + r0, grad_scale);
@@ -83,7 +83,7 @@ double GpuLmHeadLoss::loss_sum() const {
   return host;
 }
 
-void GpuLmHeadLoss::logits(const Context& ctx, const float* hidden, int64_t M, int D, const float* weight,
+void GpuLmHeadLoss::logits(const Context& ctx, GemmIn hidden, int64_t M, int D, GemmIn weight,
                            const float* bias, int N, float* out) {
   if (M > static_cast<int64_t>(std::numeric_limits<int>::max()))
     throw std::invalid_argument("GpuLmHeadLoss::logits: more rows than one GEMM takes");

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "models/cuda/blas.h"
 #include "models/cuda/runtime.h"
 
 namespace db::cuda {
@@ -26,11 +27,11 @@ class GpuLmHeadLoss {
   // max_row_block below kMaxRowBlock forces smaller blocks (tests use it to cover several blocks)
   explicit GpuLmHeadLoss(const Context& ctx, int max_row_block = kMaxRowBlock);
 
-  // hidden [M, D], weight [N, D], bias [N] or null, targets [M] in [0, N), all on the device;
-  // hidden and weight must stay unchanged until backward(). Writes the summed cross-entropy to
+  // hidden [M, D], weight [N, D] (fp32 or bf16: blas.h), bias [N] or null, targets [M] in [0, N),
+  // all on the device; hidden and weight must stay unchanged until backward(). Writes the summed cross-entropy to
   // loss_sum_device() and argmax [M] if non-null. When grad_scale != 0 the gradient of
   // grad_scale * sum(loss) is prepared for backward(): dhidden [M, D] and dW [N, D] (and dbias).
-  void forward(const float* hidden, int64_t M, int D, const float* weight, const float* bias, int N,
+  void forward(GemmIn hidden, int64_t M, int D, GemmIn weight, const float* bias, int N,
                const int32_t* targets, int32_t* argmax, float grad_scale);
   // adds the prepared dW into dweight [N, D] and dbias [N] (if non-null); returns dhidden [M, D]
   // (null when forward had no gradient or M was 0)
@@ -47,7 +48,7 @@ class GpuLmHeadLoss {
   int row_block(int N) const;
 
   // logits for all rows (used by `deltabench forward`): hidden [M, D] -> out [M, N]
-  static void logits(const Context& ctx, const float* hidden, int64_t M, int D, const float* weight,
+  static void logits(const Context& ctx, GemmIn hidden, int64_t M, int D, GemmIn weight,
                      const float* bias, int N, float* out);
 
  private:
@@ -57,7 +58,7 @@ class GpuLmHeadLoss {
   int D_ = 0, N_ = 0;
   int blocks_ = 0;
   bool has_grad_ = false, has_bias_ = false;
-  const float* hidden_ = nullptr;  // kept for the one-block backward
+  GemmIn hidden_ = static_cast<const float*>(nullptr);  // kept for the one-block backward
   DeviceBuffer<float> tile_;        // [row block, N] logits, then dlogits
   DeviceBuffer<double> row_loss_;   // [M]
   DeviceBuffer<double> loss_sum_;   // [1]

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "models/layers/cuda/short_conv.h"
 
@@ -18,18 +19,30 @@ GpuShortConv::GpuShortConv(const Context& ctx, const ParamScope& scope, int chan
                                 std::to_string(channels) + " x " + std::to_string(kernel_size));
 }
 
-void GpuShortConv::forward(const float* x, float* y, int B, int T) {
-  B_ = B;
-  T_ = T;
+void GpuShortConv::forward(const float* x, float* y, int B, int T) { forward_as(x, y, B, T); }
+void GpuShortConv::forward(const bf16* x, float* y, int B, int T) { forward_as(x, y, B, T); }
+
+template <class A>
+void GpuShortConv::forward_as(const A* x, float* y, int B, int T) {
+  B_ = B, T_ = T, bf16_ = std::is_same_v<A, bf16>;
   const size_t n = static_cast<size_t>(B) * T * C_;
-  x_.resize(n);
-  if (n) DB_CUDA_CHECK(cudaMemcpyAsync(x_.data(), x, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx_.stream()));
-  short_conv_forward(ctx_, x_.data(), weight_.value, y, silu_ ? z_.resize(n) : nullptr, B, T, C_, W_, silu_);
+  A* kept = x_.resize<A>(n);
+  copy_activation(ctx_, x, kept, n);
+  short_conv_forward(ctx_, static_cast<const A*>(kept), weight_.value, y, silu_ ? z_.resize<A>(n) : nullptr, B, T, C_,
+                     W_, silu_);
 }
 
 void GpuShortConv::backward(const float* dy, float* dx) {
-  short_conv_backward(ctx_, x_.data(), weight_.value, silu_ ? z_.data() : nullptr, dy, dx, weight_.grad, B_, T_, C_, W_,
-                      silu_, dz_, partials_);
+  if (bf16_)
+    backward_as<bf16>(dy, dx);
+  else
+    backward_as<float>(dy, dx);
+}
+
+template <class A>
+void GpuShortConv::backward_as(const float* dy, float* dx) {
+  short_conv_backward(ctx_, x_.data<A>(), weight_.value, silu_ ? z_.data<A>() : nullptr, dy, dx, weight_.grad, B_, T_,
+                      C_, W_, silu_, dz_, partials_);
 }
 
 }  // namespace db::cuda

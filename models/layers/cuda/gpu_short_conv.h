@@ -7,6 +7,7 @@
 // Shapes: B batch, T time, C channels, W kernel size.
 #pragma once
 
+#include "models/cuda/bf16.h"
 #include "models/cuda/gpu_module.h"
 
 namespace db::cuda {
@@ -17,19 +18,27 @@ class GpuShortConv : public GpuModule {
   int channels() const { return C_; }
   int kernel_size() const { return W_; }
 
-  // x [B,T,C] -> y [B,T,C] (must not alias x); keeps x and (with SiLU) the pre-activation
+  // x [B,T,C] -> y [B,T,C] (must not alias x); keeps x and (with SiLU) the pre-activation.
+  // The float form serves fp32 runs, the bf16 form bf16 runs.
   void forward(const float* x, float* y, int B, int T) override;
+  void forward(const bf16* x, float* y, int B, int T);
   // dy [B,T,C] -> dx [B,T,C] (overwritten; must not alias dy); the weight grad accumulates
   void backward(const float* dy, float* dx) override;
 
  private:
+  template <class A>
+  void forward_as(const A* x, float* y, int B, int T);
+  template <class A>
+  void backward_as(const float* dy, float* dx);
+
   const Context& ctx_;
   DeviceParam weight_;  // [C, 1, W]
   int C_, W_;
   bool silu_;
   int B_ = 0, T_ = 0;
-  DeviceBuffer<float> x_;         // [B, T, C]
-  DeviceBuffer<float> z_;         // [B, T, C] pre-activation (with SiLU)
+  bool bf16_ = false;             // the last forward's activation type
+  ActivationBuffer x_;            // [B, T, C]
+  ActivationBuffer z_;            // [B, T, C] pre-activation (with SiLU)
   DeviceBuffer<float> dz_;        // [B, T, C] gradient at the pre-activation (with SiLU)
   DeviceBuffer<float> partials_;  // [partial_count(B*T), C*W]
 };

@@ -2,11 +2,12 @@
 //
 // Backward with h = silu(g) u:  dh = dy Wdown,  dg = dh u silu'(g),  du = dh silu(g),
 //   dx = dg Wgate + du Wup,  and each weight gets dW += d(out)^T in (GEMMs with beta 1: fixed
-//   order inside cuBLAS, no atomics). dg overwrites dh and du overwrites u in place, as the CPU.
+//   order inside cuBLAS, no atomics). dg overwrites dh, and (fp32 runs) du overwrites u in place, as the CPU.
 #include "models/layers/cuda/gpu_swiglu_mlp.h"
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "models/cuda/blas.h"
 #include "models/layers/cuda/swiglu.h"
@@ -34,25 +35,44 @@ GpuSwiGLUMLP::GpuSwiGLUMLP(const Context& ctx, const ParamScope& scope, int d_mo
 
 void GpuSwiGLUMLP::forward(const float* x, float* y, int B, int T) {
   rows_ = B * T;
-  const size_t n = static_cast<size_t>(rows_) * F_, nx = static_cast<size_t>(rows_) * D_;
-  x_.resize(nx);
-  if (nx) DB_CUDA_CHECK(cudaMemcpyAsync(x_.data(), x, nx * sizeof(float), cudaMemcpyDeviceToDevice, ctx_.stream()));
-  linear_forward(ctx_, x_.data(), gate_.value, g_.resize(n), rows_, D_, F_);
-  linear_forward(ctx_, x_.data(), up_.value, u_.resize(n), rows_, D_, F_);
-  swiglu_forward(ctx_, g_.data(), u_.data(), h_.resize(n), static_cast<long long>(n));
-  linear_forward(ctx_, h_.data(), down_.value, y, rows_, F_, D_);
+  with_activation_type(ctx_, [&](auto type) { forward_as<decltype(type)>(x, y); });
 }
 
 void GpuSwiGLUMLP::backward(const float* dy, float* dx) {
+  with_activation_type(ctx_, [&](auto type) { backward_as<decltype(type)>(dy, dx); });
+}
+
+template <class A>
+void GpuSwiGLUMLP::forward_as(const float* x, float* y) {
+  const size_t n = static_cast<size_t>(rows_) * F_, nx = static_cast<size_t>(rows_) * D_;
+  const A* xs = x_.resize<A>(nx);
+  store_activation(ctx_, x, x_.data<A>(), nx);
+  A* g = g_.resize<A>(n);
+  A* u = u_.resize<A>(n);
+  A* h = h_.resize<A>(n);
+  linear_forward(ctx_, xs, gate_.operand(ctx_), g, rows_, D_, F_);
+  linear_forward(ctx_, xs, up_.operand(ctx_), u, rows_, D_, F_);
+  swiglu_forward(ctx_, static_cast<const A*>(g), static_cast<const A*>(u), h, static_cast<long long>(n));
+  linear_forward(ctx_, static_cast<const A*>(h), down_.operand(ctx_), y, rows_, F_, D_);
+}
+
+template <class A>
+void GpuSwiGLUMLP::backward_as(const float* dy, float* dx) {
   const size_t n = static_cast<size_t>(rows_) * F_;
+  const A *xs = x_.data<A>(), *g = g_.data<A>(), *u = u_.data<A>(), *h = h_.data<A>();
   float* dh = dg_.resize(n);
-  linear_backward_input(ctx_, dy, down_.value, dh, rows_, F_, D_);
-  linear_backward_weight(ctx_, h_.data(), dy, down_.grad, rows_, F_, D_);
-  swiglu_backward(ctx_, g_.data(), u_.data(), dh, /*dg=*/dh, /*du=*/u_.data(), static_cast<long long>(n));
-  linear_backward_input(ctx_, dh, gate_.value, dx, rows_, D_, F_);
-  linear_backward_input(ctx_, u_.data(), up_.value, dx, rows_, D_, F_, /*beta=*/1.f);
-  linear_backward_weight(ctx_, x_.data(), dh, gate_.grad, rows_, D_, F_);
-  linear_backward_weight(ctx_, x_.data(), u_.data(), up_.grad, rows_, D_, F_);
+  float* du;
+  if constexpr (std::is_same_v<A, float>)
+    du = u_.data<float>();  // u is read before du is written, element by element
+  else
+    du = du_.resize(n);
+  linear_backward_input(ctx_, dy, down_.operand(ctx_), dh, rows_, F_, D_);
+  linear_backward_weight(ctx_, h, dy, down_.grad, rows_, F_, D_);
+  swiglu_backward(ctx_, g, u, dh, /*dg=*/dh, du, static_cast<long long>(n));
+  linear_backward_input(ctx_, dh, gate_.operand(ctx_), dx, rows_, D_, F_);
+  linear_backward_input(ctx_, du, up_.operand(ctx_), dx, rows_, D_, F_, /*beta=*/1.f);
+  linear_backward_weight(ctx_, xs, dh, gate_.grad, rows_, D_, F_);
+  linear_backward_weight(ctx_, xs, du, up_.grad, rows_, D_, F_);
 }
 
 }  // namespace db::cuda

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "models/cuda/activation_io.cuh"
 #include "models/cuda/reduce.cuh"
 
 namespace db::cuda {
@@ -101,12 +102,12 @@ __global__ void add_elements(const float* src, float* dst, size_t n) {
   if (idx < n) dst[idx] += src[idx];
 }
 
-template <class IndexT>
-__global__ void gather_kernel(const float* x, const IndexT* positions, long long M, int D, float* gathered) {
+template <class IndexT, class Out>
+__global__ void gather_kernel(const float* x, const IndexT* positions, long long M, int D, Out* gathered) {
   const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= M * D) return;
   const long long m = idx / D;
-  gathered[idx] = x[static_cast<long long>(positions[m]) * D + idx % D];
+  store(gathered, idx, x[static_cast<long long>(positions[m]) * D + idx % D]);
 }
 
 template <class IndexT>
@@ -117,8 +118,8 @@ __global__ void scatter_kernel(const float* src, const IndexT* positions, long l
   x[static_cast<long long>(positions[m]) * D + idx % D] = src[idx];
 }
 
-template <class IndexT>
-void gather_impl(const Context& ctx, const float* x, const IndexT* positions, long long M, int D, float* gathered) {
+template <class IndexT, class Out>
+void gather_impl(const Context& ctx, const float* x, const IndexT* positions, long long M, int D, Out* gathered) {
   if (M == 0 || D == 0) return;
   gather_kernel<<<blocks_for(M * D), kThreads, 0, ctx.stream()>>>(x, positions, M, D, gathered);
   DB_CUDA_CHECK_LAUNCH();
@@ -160,6 +161,9 @@ void add_in_place(const Context& ctx, const float* src, float* dst, size_t n) {
 }
 
 void gather_rows(const Context& ctx, const float* x, const int64_t* positions, long long M, int D, float* gathered) {
+  gather_impl(ctx, x, positions, M, D, gathered);
+}
+void gather_rows(const Context& ctx, const float* x, const int32_t* positions, long long M, int D, bf16* gathered) {
   gather_impl(ctx, x, positions, M, D, gathered);
 }
 void gather_rows(const Context& ctx, const float* x, const int32_t* positions, long long M, int D, float* gathered) {

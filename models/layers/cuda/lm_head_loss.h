@@ -34,9 +34,10 @@ void add_row_bias(const Context& ctx, float* out, const float* bias, long long r
 // dst [n] += src [n]
 void add_in_place(const Context& ctx, const float* src, float* dst, size_t n);
 
-// gathered [M, D] = rows positions[m] of x [n, D] (flat positions b*T + t)
+// gathered [M, D] = rows positions[m] of x [n, D] (flat positions b*T + t); the bf16 form rounds
 void gather_rows(const Context& ctx, const float* x, const int64_t* positions, long long M, int D, float* gathered);
 void gather_rows(const Context& ctx, const float* x, const int32_t* positions, long long M, int D, float* gathered);
+void gather_rows(const Context& ctx, const float* x, const int32_t* positions, long long M, int D, bf16* gathered);
 
 // rows positions[m] of x [n, D] = rows of src [M, D]. The positions are distinct, so nothing is
 // summed; the other rows of x are untouched (zero them first for a gradient, as the CPU model does).

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "models/cuda/activation_io.cuh"
 #include "models/cuda/reduce.cuh"
 #include "models/layers/cuda/norms.h"
 #include "models/numerics/activations.h"
@@ -36,31 +37,31 @@ void check_dim(const char* what, int dim, int max_dim) {
                                 std::to_string(max_dim));
 }
 
-// one block per row; gate null for plain RMSNorm
-__global__ void rms_forward_kernel(const float* x, const float* gate, const float* w, float* y, float* rstd, int dim,
-                                   float eps) {
+// one block per row; gate null for plain RMSNorm. X: the type of x and gate, Y: of y.
+template <class X, class Y>
+__global__ void rms_forward_kernel(const X* x, const X* gate, const float* w, Y* y, float* rstd, int dim, float eps) {
   __shared__ float red[32];
   const long long base = static_cast<long long>(blockIdx.x) * dim;
   float ss = 0.f;
-  for (int j = threadIdx.x; j < dim; j += blockDim.x) ss += x[base + j] * x[base + j];
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) ss += load(x, base + j) * load(x, base + j);
   ss = block_sum(ss, red);
   const float rs = 1.f / sqrtf(ss / static_cast<float>(dim) + eps);
   if (threadIdx.x == 0) rstd[blockIdx.x] = rs;
   for (int j = threadIdx.x; j < dim; j += blockDim.x) {
-    float v = x[base + j] * rs * w[j];
+    float v = load(x, base + j) * rs * w[j];
     if (gate) {
-      const float g = gate[base + j];
+      const float g = load(gate, base + j);
       v *= g * sigmoid(g);
     }
-    y[base + j] = v;
+    store(y, base + j, v);
   }
 }
 
 // one block per kRowsPerPartial rows; writes its dw partial [dim] to partials[blockIdx.x] (when
-// partials is not null). Dynamic shared memory: dim floats.
-__global__ void rms_backward_kernel(const float* x, const float* gate, const float* w, const float* rstd,
-                                    const float* dy, float* dx, float* dgate, float* partials, long long rows,
-                                    int dim) {
+// partials is not null). Dynamic shared memory: dim floats. X: the type of x and gate.
+template <class X>
+__global__ void rms_backward_kernel(const X* x, const X* gate, const float* w, const float* rstd, const float* dy,
+                                    float* dx, float* dgate, float* partials, long long rows, int dim) {
   extern __shared__ float acc[];  // [dim] this block's dw partial
   __shared__ float red[32];
   const long long r0 = static_cast<long long>(blockIdx.x) * kRowsPerPartial;
@@ -75,17 +76,17 @@ __global__ void rms_backward_kernel(const float* x, const float* gate, const flo
     for (int j = threadIdx.x; j < dim; j += blockDim.x) {
       float dn = dy[base + j];
       if (gate) {
-        const float g = gate[base + j];
+        const float g = load(gate, base + j);
         dn *= g * sigmoid(g);
       }
-      c += dn * w[j] * x[base + j];
+      c += dn * w[j] * load(x, base + j);
     }
     c = block_sum(c, red) * (rs / static_cast<float>(dim));
     for (int j = threadIdx.x; j < dim; j += blockDim.x) {
-      const float gy = dy[base + j], xj = x[base + j];
+      const float gy = dy[base + j], xj = load(x, base + j);
       float dn = gy;
       if (gate) {
-        const float g = gate[base + j], sg = sigmoid(g);
+        const float g = load(gate, base + j), sg = sigmoid(g);
         if (dgate) dgate[base + j] = gy * xj * rs * w[j] * silu_grad_from_sigmoid(g, sg);
         dn = gy * g * sg;
       }
@@ -154,8 +155,9 @@ __global__ void layernorm_backward_kernel(const float* xhat, const float* w, con
   }
 }
 
-void rms_forward(const Context& ctx, const float* x, const float* gate, const float* w, float* y, float* rstd,
-                 long long rows, int dim, float eps, const char* what) {
+template <class X, class Y>
+void rms_forward(const Context& ctx, const X* x, const X* gate, const float* w, Y* y, float* rstd, long long rows,
+                 int dim, float eps, const char* what) {
   if (rows == 0) return;
   check_dim(what, dim, kMaxRmsDim);
   rms_forward_kernel<<<static_cast<unsigned>(rows), row_threads(dim), 0, ctx.stream()>>>(x, gate, w, y, rstd, dim,
@@ -163,9 +165,10 @@ void rms_forward(const Context& ctx, const float* x, const float* gate, const fl
   DB_CUDA_CHECK_LAUNCH();
 }
 
-void rms_backward(const Context& ctx, const float* x, const float* gate, const float* w, const float* rstd,
-                  const float* dy, float* dx, float* dgate, float* dw, long long rows, int dim,
-                  DeviceBuffer<float>& partials, const char* what) {
+template <class X>
+void rms_backward(const Context& ctx, const X* x, const X* gate, const float* w, const float* rstd, const float* dy,
+                  float* dx, float* dgate, float* dw, long long rows, int dim, DeviceBuffer<float>& partials,
+                  const char* what) {
   if (rows == 0) return;
   check_dim(what, dim, kMaxRmsDim);
   const int count = partial_count(rows);
@@ -181,12 +184,13 @@ void rms_backward(const Context& ctx, const float* x, const float* gate, const f
 
 void rmsnorm_forward(const Context& ctx, const float* x, const float* w, float* y, float* rstd, long long rows,
                      int dim, float eps) {
-  rms_forward(ctx, x, nullptr, w, y, rstd, rows, dim, eps, "rmsnorm_forward");
+  rms_forward(ctx, x, static_cast<const float*>(nullptr), w, y, rstd, rows, dim, eps, "rmsnorm_forward");
 }
 
 void rmsnorm_backward(const Context& ctx, const float* x, const float* w, const float* rstd, const float* dy,
                       float* dx, float* dw, long long rows, int dim, DeviceBuffer<float>& partials) {
-  rms_backward(ctx, x, nullptr, w, rstd, dy, dx, nullptr, dw, rows, dim, partials, "rmsnorm_backward");
+  rms_backward(ctx, x, static_cast<const float*>(nullptr), w, rstd, dy, dx, nullptr, dw, rows, dim, partials,
+               "rmsnorm_backward");
 }
 
 void head_norm_forward(const Context& ctx, const float* o, const float* gate, const float* w, float* y, float* rstd,
@@ -194,7 +198,18 @@ void head_norm_forward(const Context& ctx, const float* o, const float* gate, co
   rms_forward(ctx, o, gate, w, y, rstd, rows, dim, eps, "head_norm_forward");
 }
 
+void head_norm_forward(const Context& ctx, const bf16* o, const bf16* gate, const float* w, bf16* y, float* rstd,
+                       long long rows, int dim, float eps) {
+  rms_forward(ctx, o, gate, w, y, rstd, rows, dim, eps, "head_norm_forward");
+}
+
 void head_norm_backward(const Context& ctx, const float* o, const float* gate, const float* w, const float* rstd,
+                        const float* dy, float* d_o, float* dgate, float* dw, long long rows, int dim,
+                        DeviceBuffer<float>& partials) {
+  rms_backward(ctx, o, gate, w, rstd, dy, d_o, gate ? dgate : nullptr, dw, rows, dim, partials, "head_norm_backward");
+}
+
+void head_norm_backward(const Context& ctx, const bf16* o, const bf16* gate, const float* w, const float* rstd,
                         const float* dy, float* d_o, float* dgate, float* dw, long long rows, int dim,
                         DeviceBuffer<float>& partials) {
   rms_backward(ctx, o, gate, w, rstd, dy, d_o, gate ? dgate : nullptr, dw, rows, dim, partials, "head_norm_backward");

@@ -8,6 +8,8 @@
 // Plain device pointers, all on ctx's stream. dim (D or V) at most 12000 (RMSNorm, head norm) or 6000
 // (LayerNorm): a backward block keeps its gradient partial in shared memory (std::invalid_argument
 // beyond that).
+// The head norm also comes in a bf16 form (bf16 runs, bf16.h): o, gate and y stored as bf16, the
+// arithmetic, rstd and every gradient fp32.
 // Shapes: rows = B*T (or B*T*H for the head norm), dim = D (or V).
 #pragma once
 
@@ -37,10 +39,15 @@ void layernorm_backward(const Context& ctx, const float* xhat, const float* w, c
 // o, gate [rows,dim] (gate null: no gate), w [dim] -> y [rows,dim] (may alias o), rstd [rows]
 void head_norm_forward(const Context& ctx, const float* o, const float* gate, const float* w, float* y, float* rstd,
                        long long rows, int dim, float eps);
+void head_norm_forward(const Context& ctx, const bf16* o, const bf16* gate, const float* w, bf16* y, float* rstd,
+                       long long rows, int dim, float eps);
 // o, gate (null when the forward had none), rstd from the forward, dy [rows,dim] ->
 // d_o [rows,dim] (overwritten; may alias dy), dgate [rows,dim] (overwritten; must not alias dy;
 // may be null; untouched without a gate), dw [dim] += ...; partials grows to [partial_count(rows), dim]
 void head_norm_backward(const Context& ctx, const float* o, const float* gate, const float* w, const float* rstd,
+                        const float* dy, float* d_o, float* dgate, float* dw, long long rows, int dim,
+                        DeviceBuffer<float>& partials);
+void head_norm_backward(const Context& ctx, const bf16* o, const bf16* gate, const float* w, const float* rstd,
                         const float* dy, float* d_o, float* dgate, float* dw, long long rows, int dim,
                         DeviceBuffer<float>& partials);
 

@@ -6,6 +6,7 @@
 // The forward keeps z (when SiLU) for the backward; the input x must be kept by the caller too
 // (the weight gradient reads it). The weight gradient sums over the B*T rows in fixed blocks of
 // kRowsPerPartial (column_sums.h): no atomics, the same bits every run.
+// x and z are activations, float or bf16 (bf16.h); y, the gradients and the arithmetic are fp32.
 // Shapes: B batch, T time, C channels, W kernel size.
 #pragma once
 
@@ -18,10 +19,15 @@ namespace db::cuda {
 // pre-activation (null without silu)
 void short_conv_forward(const Context& ctx, const float* x, const float* w, float* y, float* z, int B, int T, int C,
                         int W, bool silu);
+void short_conv_forward(const Context& ctx, const bf16* x, const float* w, float* y, bf16* z, int B, int T, int C,
+                        int W, bool silu);
 // x, w and (with silu) z from the forward, dy [B,T,C] -> dx [B,T,C] (overwritten; must not alias
 // dy); dw [C,W] += sum over (b,t) of dz[b,t,c] x[b,t-W+1+i,c], dz = dy silu'(z) or dy.
 // dz grows to [B,T,C] (with silu), partials to [partial_count(B*T), C*W].
 void short_conv_backward(const Context& ctx, const float* x, const float* w, const float* z, const float* dy,
+                         float* dx, float* dw, int B, int T, int C, int W, bool silu, DeviceBuffer<float>& dz,
+                         DeviceBuffer<float>& partials);
+void short_conv_backward(const Context& ctx, const bf16* x, const float* w, const bf16* z, const float* dy,
                          float* dx, float* dw, int B, int T, int C, int W, bool silu, DeviceBuffer<float>& dz,
                          DeviceBuffer<float>& partials);
 

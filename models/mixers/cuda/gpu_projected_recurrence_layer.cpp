@@ -1,6 +1,8 @@
 // gpu_projected_recurrence_layer.cpp: the CUDA half of the projected-recurrence layer (see the header).
 #include "models/mixers/cuda/gpu_projected_recurrence_layer.h"
 
+#include <type_traits>
+
 #include "models/cuda/blas.h"
 #include "models/layers/cuda/gpu_head_norm.h"
 #include "models/layers/cuda/gpu_short_conv.h"
@@ -44,23 +46,50 @@ GpuProjectedRecurrenceLayer::Sequences GpuProjectedRecurrenceLayer::sequences() 
 }
 
 void GpuProjectedRecurrenceLayer::forward(const float* x, float* y, int B, int T) {
-  B_ = B, T_ = T, x_ = x;
+  B_ = B, T_ = T;
+  with_activation_type(ctx_, [&](auto type) { forward_as<decltype(type)>(x, y); });
+}
+
+void GpuProjectedRecurrenceLayer::backward(const float* dy, float* dx) {
+  with_activation_type(ctx_, [&](auto type) { backward_as<decltype(type)>(dy, dx); });
+}
+
+template <class A>
+void GpuProjectedRecurrenceLayer::forward_as(const float* x, float* y) {
+  const int B = B_, T = T_;
   const int rows = B * T, HK = H_ * K_, HV = H_ * V_, S = B * H_;
   const size_t P = size_t(T) * nh_;
   const int widths[3] = {HK, nh_ * HK, nh_ * HV};
+  // the input every projection reads, forward and backward: x itself, or x rounded once to bf16
+  const A* xa;
+  if constexpr (std::is_same_v<A, float>) {
+    xa = x;
+  } else {
+    A* rounded = x_bf16_.resize(size_t(rows) * D_);
+    store_activation(ctx_, x, rounded, size_t(rows) * D_);
+    xa = rounded;
+  }
+  x_ = xa;
   const DeviceParam* projections[3] = {&q_proj_, &k_proj_, &v_proj_};
   for (int i = 0; i < 3; ++i) {
-    float* p = proj_[i].resize(size_t(rows) * widths[i]);
-    linear_forward(ctx_, x, projections[i]->value, p, rows, D_, widths[i]);
-    float* c = conv_out_[i].resize(proj_[i].size());
+    const size_t n = size_t(rows) * widths[i];
+    A* p = proj_[i].resize<A>(n);
+    linear_forward(ctx_, xa, projections[i]->operand(ctx_), p, rows, D_, widths[i]);
+    float* c = conv_out_[i].resize(n);
     if (conv_[i])
-      conv_[i]->forward(p, c, B, T);
+      conv_[i]->forward(static_cast<const A*>(p), c, B, T);
     else
-      silu_forward(ctx_, p, c, proj_[i].size());
+      silu_forward(ctx_, static_cast<const A*>(p), c, n);
   }
-  if (b_proj_.value) linear_forward(ctx_, x, b_proj_.value, bp_.resize(size_t(rows) * nh_ * H_), rows, D_, nh_ * H_);
-  if (a_proj_.value) linear_forward(ctx_, x, a_proj_.value, ap_.resize(size_t(rows) * H_), rows, D_, H_);
-  if (g_proj_.value) linear_forward(ctx_, x, g_proj_.value, gp_.resize(size_t(rows) * HV), rows, D_, HV);
+  if (b_proj_.value)
+    linear_forward(ctx_, xa, b_proj_.operand(ctx_), bp_.resize(size_t(rows) * nh_ * H_), rows, D_, nh_ * H_);
+  if (a_proj_.value) linear_forward(ctx_, xa, a_proj_.operand(ctx_), ap_.resize(size_t(rows) * H_), rows, D_, H_);
+  const A* gate = nullptr;
+  if (g_proj_.value) {
+    A* g = gp_.resize<A>(size_t(rows) * HV);
+    linear_forward(ctx_, xa, g_proj_.operand(ctx_), g, rows, D_, HV);
+    gate = g;
+  }
 
   // kernel layout; q and k L2-normalised in place
   const float eps = static_cast<float>(kL2NormEps);
@@ -81,16 +110,18 @@ void GpuProjectedRecurrenceLayer::forward(const float* x, float* y, int B, int T
   recurrence_forward(sequences());
 
   from_heads(ctx_, oh_.data(), o_.resize(size_t(rows) * HV), B, T, H_, 1, V_);
-  o_norm_->forward(o_.data(), g_proj_.value ? gp_.data() : nullptr, normed_.resize(size_t(rows) * HV), rows);
-  linear_forward(ctx_, normed_.data(), o_proj_.value, y, rows, HV, D_);
+  A* normed = normed_.resize<A>(size_t(rows) * HV);
+  o_norm_->forward(o_.data(), gate, normed, rows);
+  linear_forward(ctx_, static_cast<const A*>(normed), o_proj_.operand(ctx_), y, rows, HV, D_);
 }
 
-void GpuProjectedRecurrenceLayer::backward(const float* dy, float* dx) {
+template <class A>
+void GpuProjectedRecurrenceLayer::backward_as(const float* dy, float* dx) {
   const int B = B_, T = T_, rows = B * T, HK = H_ * K_, HV = H_ * V_, S = B * H_;
   const size_t P = size_t(T) * nh_;
 
-  linear_backward_weight(ctx_, normed_.data(), dy, o_proj_.grad, rows, HV, D_);
-  linear_backward_input(ctx_, dy, o_proj_.value, d_normed_.resize(size_t(rows) * HV), rows, HV, D_);
+  linear_backward_weight(ctx_, normed_.data<A>(), dy, o_proj_.grad, rows, HV, D_);
+  linear_backward_input(ctx_, dy, o_proj_.operand(ctx_), d_normed_.resize(size_t(rows) * HV), rows, HV, D_);
   o_norm_->backward(d_normed_.data(), d_o_.resize(size_t(rows) * HV),
                     g_proj_.value ? d_gp_.resize(size_t(rows) * HV) : nullptr);
   to_heads(ctx_, d_o_.data(), doh_.resize(size_t(S) * T * V_), B, T, H_, 1, V_);
@@ -126,13 +157,13 @@ void GpuProjectedRecurrenceLayer::backward(const float* dy, float* dx) {
     if (conv_[i])
       conv_[i]->backward(dconv_[i].data(), dp);
     else
-      silu_backward(ctx_, proj_[i].data(), dconv_[i].data(), dp, proj_[i].size());
+      silu_backward(ctx_, proj_[i].data<A>(), dconv_[i].data(), dp, dconv_[i].size());
     linear_backward_weight(ctx_, x_, dp, projections[i]->grad, rows, D_, widths[i]);
-    linear_backward_input(ctx_, dp, projections[i]->value, dx, rows, D_, widths[i], i == 0 ? 0.f : 1.f);
+    linear_backward_input(ctx_, dp, projections[i]->operand(ctx_), dx, rows, D_, widths[i], i == 0 ? 0.f : 1.f);
   }
   auto project_back = [&](const DeviceParam& w, const float* dout, int width) {
     linear_backward_weight(ctx_, x_, dout, w.grad, rows, D_, width);
-    linear_backward_input(ctx_, dout, w.value, dx, rows, D_, width, 1.f);
+    linear_backward_input(ctx_, dout, w.operand(ctx_), dx, rows, D_, width, 1.f);
   };
   if (b_proj_.value) project_back(b_proj_, dbp_.data(), nh_ * H_);
   if (a_proj_.value) project_back(a_proj_, dap_.data(), H_);

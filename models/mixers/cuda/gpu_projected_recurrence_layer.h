@@ -9,10 +9,15 @@
 // DeltaNet family, the additive kernel for linear attention. On the GPU the recurrence always runs
 // in its chunkwise form; the CPU's `mode: recurrent` selects the CPU reference only, and both
 // forms compute the same function. Sequences start from the zero state.
+// In a bf16 run (bf16.h) the projections read x rounded once to bf16, and the activations they
+// produce and the layer keeps (q, k, v and gate projections, the normed output) are bf16; the
+// recurrence reads its q, k, v, beta and gate in fp32 and keeps its state in fp32.
 #pragma once
 
 #include <memory>
 
+#include "models/cuda/bf16.h"
+#include "models/cuda/blas.h"
 #include "models/cuda/gpu_module.h"
 #include "models/mixers/projected_recurrence_layer.h"
 
@@ -58,6 +63,10 @@ class GpuProjectedRecurrenceLayer : public GpuModule {
 
  private:
   Sequences sequences();
+  template <class A>
+  void forward_as(const float* x, float* y);
+  template <class A>
+  void backward_as(const float* dy, float* dx);
 
   const Context& ctx_;
   Settings cfg_;
@@ -68,15 +77,20 @@ class GpuProjectedRecurrenceLayer : public GpuModule {
   std::unique_ptr<GpuHeadNorm> o_norm_;
 
   int B_ = 0, T_ = 0;
-  const float* x_ = nullptr;        // [B*T, D] the forward input (the caller keeps it until backward)
-  DeviceBuffer<float> proj_[3];     // [B*T, H*K], [B*T, n_h*H*K], [B*T, n_h*H*V] q, k, v projections
+  // [B*T, D] what the projections read: the forward input (fp32; the caller keeps it until
+  // backward), or its bf16 rounding in x_bf16_
+  GemmIn x_ = static_cast<const float*>(nullptr);
+  DeviceBuffer<bf16> x_bf16_;
+  ActivationBuffer proj_[3];        // [B*T, H*K], [B*T, n_h*H*K], [B*T, n_h*H*V] q, k, v projections
   DeviceBuffer<float> conv_out_[3]; // same shapes after conv + SiLU
-  DeviceBuffer<float> bp_, ap_, gp_;     // [B*T, n_h*H], [B*T, H], [B*T, H*V]
+  DeviceBuffer<float> bp_, ap_;     // [B*T, n_h*H], [B*T, H]
+  ActivationBuffer gp_;             // [B*T, H*V] the output gate's projection
   DeviceBuffer<float> qn_, kn_, vh_;     // [S, T, K], [S, P, K], [S, P, V] kernel layout
   DeviceBuffer<float> q_rstd_, k_rstd_;  // [S*T], [S*P]
   DeviceBuffer<float> beta_, g_, gz_;    // [S, P], [S, T], [S, T]
   DeviceBuffer<float> oh_;               // [S, T, V]
-  DeviceBuffer<float> o_, normed_;       // [B*T, H*V]
+  DeviceBuffer<float> o_;                // [B*T, H*V]
+  ActivationBuffer normed_;              // [B*T, H*V] o_proj's input
   // backward
   DeviceBuffer<float> d_normed_, d_o_, d_gp_;       // [B*T, H*V]
   DeviceBuffer<float> doh_, dqn_, dkn_, dvh_;       // kernel layout

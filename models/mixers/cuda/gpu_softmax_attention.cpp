@@ -5,7 +5,9 @@
 // o_proj; the backward mirrors it. The per-head products are strided-batched GEMMs over the
 // [B*T, H*K] buffers directly: head h of batch row b starts at b*T*H*K + h*K, which is no single
 // stride over (b, h), so the B*H products are issued as one batched call per head (over the batch
-// rows) or one per batch row (over the heads), whichever needs fewer calls.
+// rows) or one per batch row (over the heads), whichever needs fewer calls. In a bf16 run (bf16.h)
+// the projections' inputs, x and the attention output, are kept in bf16 and the projections use bf16
+// operands; q, k, v, the probabilities and their products stay fp32.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "models/cuda/bf16.h"
 #include "models/cuda/blas.h"
 #include "models/cuda/gpu_module.h"
 #include "models/layers/cuda/rope.h"
@@ -51,15 +54,19 @@ class GpuSoftmaxAttention : public GpuModule {
     const int rows = B * T, HK = H_ * K_;
     const size_t n = static_cast<size_t>(rows) * HK;
     if (rows == 0) return;
-    x_.resize(static_cast<size_t>(rows) * D_);
-    DB_CUDA_CHECK(cudaMemcpyAsync(x_.data(), x, x_.bytes(), cudaMemcpyDeviceToDevice, ctx_.stream()));
+    with_activation_type(ctx_, [&](auto type) {
+      using A = decltype(type);
+      A* kept = x_.resize<A>(static_cast<size_t>(rows) * D_);
+      store_activation(ctx_, x, kept, static_cast<size_t>(rows) * D_);
+      x_in_ = static_cast<const A*>(kept);
+    });
     float* q = q_.resize(n);
     float* k = k_.resize(n);
     float* v = v_.resize(n);
     float* att = att_.resize(n);
-    linear_forward(ctx_, x, wq_.value, q, rows, D_, HK);
-    linear_forward(ctx_, x, wk_.value, k, rows, D_, HK);
-    linear_forward(ctx_, x, wv_.value, v, rows, D_, HK);
+    linear_forward(ctx_, x_in_, wq_.operand(ctx_), q, rows, D_, HK);
+    linear_forward(ctx_, x_in_, wk_.operand(ctx_), k, rows, D_, HK);
+    linear_forward(ctx_, x_in_, wv_.operand(ctx_), v, rows, D_, HK);
     if (rotary_) {
       rotary_->forward(ctx_, q, B, T, H_);
       rotary_->forward(ctx_, k, B, T, H_);
@@ -76,7 +83,12 @@ class GpuSoftmaxAttention : public GpuModule {
       gemm_strided_batched(ctx_, false, false, T, K_, T, 1.f, probs + tt0, T, tt_stride, v + hk0, HK, hk_stride, 0.f,
                            att + hk0, HK, hk_stride, batch);
     });
-    linear_forward(ctx_, att, wo_.value, y, rows, HK, D_);
+    att_in_ = att;
+    if (ctx_.precision() == Precision::bf16) {
+      round_to_bf16(ctx_, att, att_bf16_.resize(n), n);
+      att_in_ = static_cast<const bf16*>(att_bf16_.data());
+    }
+    linear_forward(ctx_, att_in_, wo_.operand(ctx_), y, rows, HK, D_);
   }
 
   void backward(const float* dy, float* dx) override {
@@ -92,8 +104,8 @@ class GpuSoftmaxAttention : public GpuModule {
     float* dk = dk_.resize(n);
     float* dv = dv_.resize(n);
     float* dscore = dscore_.resize(static_cast<size_t>(B) * H_ * T * T);
-    linear_backward_weight(ctx_, att_.data(), dy, wo_.grad, rows, HK, D_);
-    linear_backward_input(ctx_, dy, wo_.value, datt, rows, HK, D_);
+    linear_backward_weight(ctx_, att_in_, dy, wo_.grad, rows, HK, D_);
+    linear_backward_input(ctx_, dy, wo_.operand(ctx_), datt, rows, HK, D_);
     // dv = P^T datt; dP = datt v^T
     for_head_products([&](long long hk0, long long hk_stride, long long tt0, long long tt_stride, int batch) {
       gemm_strided_batched(ctx_, true, false, T, K_, T, 1.f, probs + tt0, T, tt_stride, datt + hk0, HK, hk_stride, 0.f,
@@ -114,13 +126,12 @@ class GpuSoftmaxAttention : public GpuModule {
       rotary_->backward(ctx_, dq, B, T, H_);
       rotary_->backward(ctx_, dk, B, T, H_);
     }
-    const float* x = x_.data();
-    linear_backward_weight(ctx_, x, dq, wq_.grad, rows, D_, HK);
-    linear_backward_weight(ctx_, x, dk, wk_.grad, rows, D_, HK);
-    linear_backward_weight(ctx_, x, dv, wv_.grad, rows, D_, HK);
-    linear_backward_input(ctx_, dq, wq_.value, dx, rows, D_, HK, 0.f);
-    linear_backward_input(ctx_, dk, wk_.value, dx, rows, D_, HK, 1.f);
-    linear_backward_input(ctx_, dv, wv_.value, dx, rows, D_, HK, 1.f);
+    linear_backward_weight(ctx_, x_in_, dq, wq_.grad, rows, D_, HK);
+    linear_backward_weight(ctx_, x_in_, dk, wk_.grad, rows, D_, HK);
+    linear_backward_weight(ctx_, x_in_, dv, wv_.grad, rows, D_, HK);
+    linear_backward_input(ctx_, dq, wq_.operand(ctx_), dx, rows, D_, HK, 0.f);
+    linear_backward_input(ctx_, dk, wk_.operand(ctx_), dx, rows, D_, HK, 1.f);
+    linear_backward_input(ctx_, dv, wv_.operand(ctx_), dx, rows, D_, HK, 1.f);
   }
 
  private:
@@ -133,8 +144,6 @@ class GpuSoftmaxAttention : public GpuModule {
   }
 
   float scale() const { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(K_))); }
-
-
 
   // f(hk0, hk_stride, tt0, tt_stride, batch) for each strided-batched call covering the B*H
   // (batch, head) products: hk0 / hk_stride locate the head's [T, K] block in the [B*T, H*K]
@@ -156,7 +165,10 @@ class GpuSoftmaxAttention : public GpuModule {
   DeviceParam wq_, wk_, wv_, wo_;
 
   int B_ = 0, T_ = 0;
-  DeviceBuffer<float> x_;                    // [B*T, D]
+  ActivationBuffer x_;                       // [B*T, D] the input, as the activation type
+  GemmIn x_in_ = static_cast<const float*>(nullptr);    // x_, typed
+  GemmIn att_in_ = static_cast<const float*>(nullptr);  // what o_proj reads: att_, or att_bf16_
+  DeviceBuffer<bf16> att_bf16_;              // [B*T, H*K] att rounded (bf16 runs)
   DeviceBuffer<float> q_, k_, v_;            // [B*T, H*K] (q, k after RoPE)
   DeviceBuffer<float> probs_;                // [B, H, T, T]
   DeviceBuffer<float> att_;                  // [B*T, H*K] before o_proj
