@@ -62,4 +62,17 @@ void linear_backward_weight(const Context& ctx, GemmIn x, GemmIn dy, float* dW, 
   gemm(ctx, true, false, out, in, rows, 1.f, dy, out, x, in, 1.f, dW, in);
 }
 
+void linear_backward(const Context& ctx, GemmIn x, const float* dy, GemmIn W, float* dW, float* dx, int rows, int in,
+                     int out, float beta) {
+  GemmIn g = dy;
+  if (ctx.precision() == Precision::bf16) {
+    const size_t n = size_t(rows) * out;
+    bf16* rounded = ctx.bf16_scratch(Context::kSharedOperandSlot, n);
+    round_to_bf16(ctx, dy, rounded, n);
+    g = static_cast<const bf16*>(rounded);
+  }
+  linear_backward_weight(ctx, x, g, dW, rows, in, out);
+  linear_backward_input(ctx, g, W, dx, rows, in, out, beta);
+}
+
 }  // namespace db::cuda

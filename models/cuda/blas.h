@@ -53,5 +53,9 @@ void linear_backward_input(const Context& ctx, GemmIn dy, GemmIn W, float* dx, i
                            float beta = 0.f);
 // dW [out,in] += dy^T x
 void linear_backward_weight(const Context& ctx, GemmIn x, GemmIn dy, float* dW, int rows, int in, int out);
+// both of the above from one dy [rows,out]: dW += dy^T x, dx = dy W (beta 0) or dx += dy W (beta 1);
+// a bf16 run rounds dy once for the two products
+void linear_backward(const Context& ctx, GemmIn x, const float* dy, GemmIn W, float* dW, float* dx, int rows, int in,
+                     int out, float beta = 0.f);
 
 }  // namespace db::cuda

@@ -151,12 +151,14 @@ class Context {
 
   void set_precision(Precision precision) { precision_ = precision; }
   Precision precision() const { return precision_; }
-  // scratch for a GEMM operand given in fp32 and rounded to bf16, slot 0 or 1, grown to n
+  // scratch for a GEMM operand given in fp32 and rounded to bf16, grown to n: slots 0 and 1 for the
+  // two operands of one product, kSharedOperandSlot for one that several products read (blas.h)
+  static constexpr int kSharedOperandSlot = 2;
   bf16* bf16_scratch(int slot, size_t n) const { return bf16_scratch_[slot].resize(n); }
 
  private:
   Precision precision_ = Precision::fp32;
-  mutable DeviceBuffer<bf16> bf16_scratch_[2];
+  mutable DeviceBuffer<bf16> bf16_scratch_[3];
   int device_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

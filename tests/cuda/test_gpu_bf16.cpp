@@ -19,6 +19,7 @@
 #include "models/cuda/blas.h"
 #include "models/cuda/device_params.h"
 #include "models/cuda/runtime.h"
+#include "models/layers/cuda/gpu_lm_head_loss.h"
 #include "models/layers/cuda/norms.h"
 #include "models/layers/cuda/short_conv.h"
 #include "models/layers/cuda/swiglu.h"
@@ -201,6 +202,54 @@ TEST(Bf16Gemm, Bf16OperandsAreTheRoundedFp32OnesAndABf16OutputIsTheRoundedResult
   linear_forward(fp32, static_cast<const float*>(x.data()), static_cast<const float*>(w.data()), exact.data(), rows, in,
                  out);
   EXPECT_GT(test::relative_rms(a, host_of(fp32, exact.data(), exact.size())), 1e-4);
+}
+
+// The head in a bf16 run reads bf16 operands and writes dlogits as bf16 for its GEMMs; against the
+// fp32 head on the same inputs its loss, dhidden, dW and dbias stay within bf16 rounding, with one
+// block and several, a bias or none, and rows staged in shared memory (N 1000) or not (N 13001).
+TEST(Bf16Head, StaysWithinBf16RoundingOfTheFp32Head) {
+  SKIP_WITHOUT_GPU();
+  Rng rng(6);
+  const int64_t M = 37;
+  const int D = 48;
+  Context setup;
+  for (const int N : {1000, 13001}) {
+    DeviceBuffer<float> hidden = random_floats(setup, size_t(M) * D, rng),
+                        weight = random_floats(setup, size_t(N) * D, rng, 0.3), bias = random_floats(setup, N, rng, 0.5);
+    std::vector<int32_t> targets(M);
+    for (auto& t : targets) t = static_cast<int32_t>(rng.below(N));
+    DeviceBuffer<int32_t> d_targets(M);
+    upload(targets.data(), d_targets.data(), M, setup.stream());
+    setup.synchronize();
+    for (const bool with_bias : {true, false})
+      for (const int row_block : {GpuLmHeadLoss::kMaxRowBlock, 16}) {
+        SCOPED_TRACE(testing::Message() << "N " << N << " bias " << with_bias << " row block " << row_block);
+        struct Out {
+          double loss;
+          std::vector<float> dhidden, dweight, dbias;
+        };
+        auto run = [&](Precision precision) {
+          Context ctx;
+          ctx.set_precision(precision);
+          DeviceBuffer<float> dweight(size_t(N) * D), dbias(N);
+          dweight.zero(ctx.stream()), dbias.zero(ctx.stream());
+          GpuLmHeadLoss head(ctx, row_block);
+          head.forward(static_cast<const float*>(hidden.data()), M, D, static_cast<const float*>(weight.data()),
+                       with_bias ? bias.data() : nullptr, N, d_targets.data(), nullptr, 1.f / M);
+          const float* dh = head.backward(dweight.data(), with_bias ? dbias.data() : nullptr);
+          return Out{head.loss_sum(), host_of(ctx, dh, size_t(M) * D), host_of(ctx, dweight.data(), dweight.size()),
+                     host_of(ctx, dbias.data(), N)};
+        };
+        const Out f = run(Precision::fp32), b = run(Precision::bf16);
+        EXPECT_LE(std::abs(b.loss - f.loss) / std::abs(f.loss), 1e-2);
+        EXPECT_LE(test::relative_rms(b.dhidden, f.dhidden), 2e-2);
+        EXPECT_LE(test::relative_rms(b.dweight, f.dweight), 2e-2);
+        if (with_bias) {
+          EXPECT_LE(test::relative_rms(b.dbias, f.dbias), 2e-2);
+        }
+        EXPECT_GT(test::relative_rms(b.dweight, f.dweight), 1e-5) << "the bf16 run rounds";
+      }
+  }
 }
 
 TEST(Bf16Params, TheBf16CopyFollowsTheValuesAndIsTheOperandOfABf16Run) {

@@ -171,7 +171,7 @@ struct HeadCase {
   int D = 48, N = 1000;
   std::vector<float> hidden, weight, bias, dweight0, dbias0;
   std::vector<int32_t> targets;
-  explicit HeadCase(uint64_t seed, int64_t rows = 37) : M(rows) {
+  explicit HeadCase(uint64_t seed, int64_t rows = 37, int vocab = 1000) : M(rows), N(vocab) {
     Rng rng(seed);
     hidden = random_floats(size_t(M) * D, rng);
     weight = random_floats(size_t(N) * D, rng, 0.3);
@@ -183,10 +183,13 @@ struct HeadCase {
   }
 };
 
-TEST(GpuLmHeadLoss, LossArgmaxAndGradientsMatchTheCpuInOneAndSeveralBlocks) {
+// N 1000 keeps a row in shared memory, N 13001 is above kMaxStagedRow and re-reads it (lm_head_loss.cu)
+class GpuLmHeadLossVocab : public ::testing::TestWithParam<int> {};
+
+TEST_P(GpuLmHeadLossVocab, LossArgmaxAndGradientsMatchTheCpuInOneAndSeveralBlocks) {
   SKIP_WITHOUT_GPU();
   Context ctx;
-  const HeadCase c(5);
+  const HeadCase c(5, 37, GetParam());
   const float grad_scale = 1.f / static_cast<float>(c.M);
   for (const bool with_bias : {true, false}) {
     const float* bias = with_bias ? c.bias.data() : nullptr;
@@ -221,6 +224,8 @@ TEST(GpuLmHeadLoss, LossArgmaxAndGradientsMatchTheCpuInOneAndSeveralBlocks) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Vocabularies, GpuLmHeadLossVocab, ::testing::Values(1000, 13001));
 
 TEST(GpuLmHeadLoss, ForwardWithoutGradientLeavesNothingForBackward) {
   SKIP_WITHOUT_GPU();

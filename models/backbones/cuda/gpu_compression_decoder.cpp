@@ -55,13 +55,11 @@ void GpuCompressionDecoder::backward(const float* dy, float* dx) {
   norm_out_->backward(dy, ga);             // d a2
   gelu_backward(ctx_, h2_.data(), ga, gb, n);  // d h2
   add_column_sums(ctx_, gb, rows, D, fc2_b_.grad, partials_);
-  linear_backward_weight(ctx_, n2_.data(), gb, fc2_w_.grad, rows, D, D);
-  linear_backward_input(ctx_, gb, fc2_w_.operand(ctx_), ga, rows, D, D);  // d n2
+  linear_backward(ctx_, n2_.data(), gb, fc2_w_.operand(ctx_), fc2_w_.grad, ga, rows, D, D);  // d n2
   norm2_->backward(ga, gb);                    // d a1
   gelu_backward(ctx_, h1_.data(), gb, ga, n);  // d h1
   add_column_sums(ctx_, ga, rows, D, fc1_b_.grad, partials_);
-  linear_backward_weight(ctx_, n1_.data(), ga, fc1_w_.grad, rows, D, D);
-  linear_backward_input(ctx_, ga, fc1_w_.operand(ctx_), gb, rows, D, D);  // d n1
+  linear_backward(ctx_, n1_.data(), ga, fc1_w_.operand(ctx_), fc1_w_.grad, gb, rows, D, D);  // d n1
   norm1_->backward(gb, ga);                                        // d z
   decoder_broadcast_last_backward(ctx_, ga, dx, B_, T_, D);
 }

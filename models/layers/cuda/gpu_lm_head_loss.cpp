@@ -45,19 +45,26 @@ void GpuLmHeadLoss::forward(GemmIn hidden, int64_t M, int D, GemmIn weight, cons
       dbias_.zero(ctx_.stream());
     }
   }
+  // bf16 runs write dlogits as bf16 into their own tile, which both GEMMs then read as it is
+  bf16* tile16 = ctx_.precision() == Precision::bf16 && has_grad_ ? tile_bf16_.resize(tile_.size()) : nullptr;
+  const GemmIn dlogits = tile16 ? GemmIn(tile16) : GemmIn(tile);
   for (int blk = 0; blk < blocks_; ++blk) {
     const int64_t r0 = static_cast<int64_t>(blk) * block;
     const int rows = static_cast<int>(std::min<int64_t>(block, M - r0));
     const GemmIn h = hidden.advanced(r0 * D);                   // [rows, D]
     linear_forward(ctx_, h, weight, tile, rows, D, N);          // logits [rows, N], bias added by the kernel
-    head_softmax_cross_entropy(ctx_, tile, bias, rows, N, targets + r0, argmax ? argmax + r0 : nullptr,
-                               row_loss + r0, grad_scale);
+    if (tile16)
+      head_softmax_cross_entropy(ctx_, tile, bias, rows, N, targets + r0, argmax ? argmax + r0 : nullptr,
+                                 row_loss + r0, grad_scale, tile16);
+    else
+      head_softmax_cross_entropy(ctx_, tile, bias, rows, N, targets + r0, argmax ? argmax + r0 : nullptr,
+                                 row_loss + r0, grad_scale);
     if (!has_grad_) continue;
-    linear_backward_input(ctx_, tile, weight, dhidden_.data() + r0 * D, rows, D, N);  // dhidden = dlogits W
+    linear_backward_input(ctx_, dlogits, weight, dhidden_.data() + r0 * D, rows, D, N);  // dhidden = dlogits W
     if (accumulate) {
       // dW (+)= dlogits^T h
-      gemm(ctx_, true, false, N, D, rows, 1.f, tile, N, h, D, blk == 0 ? 0.f : 1.f, dweight_.data(), D);
-      if (has_bias_) add_column_sums(ctx_, tile, rows, N, dbias_.data(), column_scratch_);
+      gemm(ctx_, true, false, N, D, rows, 1.f, dlogits, N, h, D, blk == 0 ? 0.f : 1.f, dweight_.data(), D);
+      if (has_bias_) add_dlogit_column_sums(dlogits, rows, dbias_.data());
     }
   }
   sum_row_losses(ctx_, row_loss, M, loss_sum_.data());
@@ -67,13 +74,22 @@ const float* GpuLmHeadLoss::backward(float* dweight, float* dbias) {
   if (!has_grad_) return nullptr;
   if (blocks_ == 1) {
     // the tile still holds every row's dlogits
-    linear_backward_weight(ctx_, hidden_, tile_.data(), dweight, static_cast<int>(M_), D_, N_);
-    if (has_bias_ && dbias) add_column_sums(ctx_, tile_.data(), M_, N_, dbias, column_scratch_);
+    const bool bf16_tile = ctx_.precision() == Precision::bf16;
+    const GemmIn dlogits = bf16_tile ? GemmIn(tile_bf16_.data()) : GemmIn(tile_.data());
+    linear_backward_weight(ctx_, hidden_, dlogits, dweight, static_cast<int>(M_), D_, N_);
+    if (has_bias_ && dbias) add_dlogit_column_sums(dlogits, M_, dbias);
   } else {
     add_in_place(ctx_, dweight_.data(), dweight, static_cast<size_t>(N_) * D_);
     if (has_bias_ && dbias) add_in_place(ctx_, dbias_.data(), dbias, static_cast<size_t>(N_));
   }
   return dhidden_.data();
+}
+
+void GpuLmHeadLoss::add_dlogit_column_sums(GemmIn dlogits, int64_t rows, float* out) {
+  if (dlogits.is_bf16)
+    add_column_sums(ctx_, static_cast<const bf16*>(dlogits.data), rows, N_, out, column_scratch_);
+  else
+    add_column_sums(ctx_, static_cast<const float*>(dlogits.data), rows, N_, out, column_scratch_);
 }
 
 double GpuLmHeadLoss::loss_sum() const {

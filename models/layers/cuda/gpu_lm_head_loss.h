@@ -2,7 +2,8 @@
 // db::LmHeadLoss (models/layers/lm_head_loss.h) with the same forward / backward contract.
 //
 // Rows go through in blocks so the [rows, N] logits tile stays bounded at any vocabulary: per block
-// one GEMM for the logits, one kernel for loss, argmax and dlogits (in place), one GEMM for dhidden.
+// one GEMM for the logits, one kernel for loss, argmax and dlogits (in place; in bf16 runs into a
+// bf16 tile that the GEMMs read as it is), one GEMM for dhidden.
 // The weight gradient is kept for backward(), as on the CPU: with one block the dlogits tile itself
 // is kept and backward() adds dlogits^T hidden straight into dW; with several, forward accumulates
 // the blocks into a private [N, D] buffer in block order and backward() adds that. The block size
@@ -52,6 +53,9 @@ class GpuLmHeadLoss {
                      const float* bias, int N, float* out);
 
  private:
+  // out [N] += the column sums of dlogits [rows, N], fp32 or bf16
+  void add_dlogit_column_sums(GemmIn dlogits, int64_t rows, float* out);
+
   const Context& ctx_;
   int max_row_block_;
   int64_t M_ = 0;
@@ -59,7 +63,8 @@ class GpuLmHeadLoss {
   int blocks_ = 0;
   bool has_grad_ = false, has_bias_ = false;
   GemmIn hidden_ = static_cast<const float*>(nullptr);  // kept for the one-block backward
-  DeviceBuffer<float> tile_;        // [row block, N] logits, then dlogits
+  DeviceBuffer<float> tile_;        // [row block, N] logits, then dlogits (fp32 runs)
+  DeviceBuffer<bf16> tile_bf16_;    // [row block, N] dlogits (bf16 runs)
   DeviceBuffer<double> row_loss_;   // [M]
   DeviceBuffer<double> loss_sum_;   // [1]
   DeviceBuffer<float> dhidden_;     // [M, D]

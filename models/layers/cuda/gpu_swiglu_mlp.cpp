@@ -66,13 +66,10 @@ void GpuSwiGLUMLP::backward_as(const float* dy, float* dx) {
     du = u_.data<float>();  // u is read before du is written, element by element
   else
     du = du_.resize(n);
-  linear_backward_input(ctx_, dy, down_.operand(ctx_), dh, rows_, F_, D_);
-  linear_backward_weight(ctx_, h, dy, down_.grad, rows_, F_, D_);
+  linear_backward(ctx_, h, dy, down_.operand(ctx_), down_.grad, dh, rows_, F_, D_);
   swiglu_backward(ctx_, g, u, dh, /*dg=*/dh, du, static_cast<long long>(n));
-  linear_backward_input(ctx_, dh, gate_.operand(ctx_), dx, rows_, D_, F_);
-  linear_backward_input(ctx_, du, up_.operand(ctx_), dx, rows_, D_, F_, /*beta=*/1.f);
-  linear_backward_weight(ctx_, xs, dh, gate_.grad, rows_, D_, F_);
-  linear_backward_weight(ctx_, xs, du, up_.grad, rows_, D_, F_);
+  linear_backward(ctx_, xs, dh, gate_.operand(ctx_), gate_.grad, dx, rows_, D_, F_);
+  linear_backward(ctx_, xs, du, up_.operand(ctx_), up_.grad, dx, rows_, D_, F_, /*beta=*/1.f);
 }
 
 }  // namespace db::cuda

@@ -19,21 +19,28 @@ __device__ __forceinline__ void keep_first_max(float& v, int& i, float ov, int o
   if (ov > v || (ov == v && oi < i)) v = ov, i = oi;
 }
 
-// block per row of the tile; three passes over the row (it stays in L2 between them)
+// Block per row of the tile. The row is read from global memory once: with kStaged it is kept in
+// dynamic shared memory (N floats) for the three passes, otherwise the passes re-read it from the
+// tile (it stays in L2 between them). Both orders of arithmetic are the same, so both give the same
+// bits. dlogits [rows, N] is the tile itself (fp32, in place) or a separate bf16 tile.
+template <bool kStaged, class D>
 __global__ void __launch_bounds__(kRowThreads)
     softmax_cross_entropy_rows(float* logits, const float* bias, int N, const int32_t* targets, int32_t* argmax,
-                               double* row_loss, float grad_scale) {
+                               double* row_loss, float grad_scale, D* dlogits) {
+  extern __shared__ float staged[];
   __shared__ float shared_value[32], shared_sum[32];
   __shared__ int shared_index[32];
   const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  float* z = logits + static_cast<long long>(r) * N;
+  float* row = logits + static_cast<long long>(r) * N;
+  float* z = kStaged ? staged : row;
 
   // pass 1: bias in, and each thread's first maximum over its columns (visited in increasing order)
   float best = -INFINITY;
   int best_index = N;  // above every real index, so a real -inf logit still wins a tie with it
   for (int j = threadIdx.x; j < N; j += blockDim.x) {
-    float v = z[j];
-    if (bias) z[j] = v = v + bias[j];
+    float v = row[j];
+    if (bias) v += bias[j];
+    if (kStaged || bias) z[j] = v;
     if (v > best) best = v, best_index = j;
   }
   for (int offset = 16; offset > 0; offset >>= 1)
@@ -61,15 +68,32 @@ __global__ void __launch_bounds__(kRowThreads)
     if (argmax) argmax[r] = best_index;
     row_loss[r] = log(static_cast<double>(sum)) - static_cast<double>(target_logit - zmax);
   }
-  // pass 3: dlogits = grad_scale * softmax - grad_scale * onehot, in place (the CPU's arithmetic)
+  // pass 3: dlogits = grad_scale * softmax - grad_scale * onehot (the CPU's arithmetic)
   if (grad_scale != 0.f) {
     const float scale = static_cast<float>(static_cast<double>(grad_scale) / static_cast<double>(sum));
+    D* out = dlogits + static_cast<long long>(r) * N;
     for (int j = threadIdx.x; j < N; j += blockDim.x) {
       float g = expf(z[j] - zmax) * scale;
       if (j == y) g -= grad_scale;
-      z[j] = g;
+      store(out, j, g);
     }
   }
+}
+
+// a row of this many floats or fewer is staged in shared memory (the default 48 KiB per block)
+constexpr int kMaxStagedRow = 48 * 1024 / sizeof(float) - 3 * 32;
+
+template <class D>
+void softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
+                           const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale, D* dlogits) {
+  if (rows == 0 || N == 0) return;
+  if (N <= kMaxStagedRow)
+    softmax_cross_entropy_rows<true><<<rows, kRowThreads, N * sizeof(float), ctx.stream()>>>(
+        logits, bias, N, targets, argmax, row_loss, grad_scale, dlogits);
+  else
+    softmax_cross_entropy_rows<false><<<rows, kRowThreads, 0, ctx.stream()>>>(logits, bias, N, targets, argmax,
+                                                                             row_loss, grad_scale, dlogits);
+  DB_CUDA_CHECK_LAUNCH();
 }
 
 __device__ __forceinline__ double warp_sum_double(double v) {
@@ -136,10 +160,13 @@ void scatter_impl(const Context& ctx, const float* src, const IndexT* positions,
 
 void head_softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
                                 const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale) {
-  if (rows == 0 || N == 0) return;
-  softmax_cross_entropy_rows<<<rows, kRowThreads, 0, ctx.stream()>>>(logits, bias, N, targets, argmax, row_loss,
-                                                                     grad_scale);
-  DB_CUDA_CHECK_LAUNCH();
+  softmax_cross_entropy(ctx, logits, bias, rows, N, targets, argmax, row_loss, grad_scale, logits);
+}
+
+void head_softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
+                                const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale,
+                                bf16* dlogits) {
+  softmax_cross_entropy(ctx, logits, bias, rows, N, targets, argmax, row_loss, grad_scale, dlogits);
 }
 
 void sum_row_losses(const Context& ctx, const double* row_loss, long long M, double* total) {

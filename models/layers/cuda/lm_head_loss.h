@@ -24,6 +24,11 @@ namespace db::cuda {
 // the gradient of grad_scale * sum(loss). targets [rows] must lie in [0, N) (the host checks them).
 void head_softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
                                 const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale);
+// the same, the gradient written rounded to bf16 into dlogits [rows, N] instead (bf16 runs: the
+// GEMMs that read it take bf16 operands); logits are then scratch
+void head_softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
+                                const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale,
+                                bf16* dlogits);
 
 // *total = the sum of row_loss [M], in a fixed order (overwritten; 0 for M = 0)
 void sum_row_losses(const Context& ctx, const double* row_loss, long long M, double* total);

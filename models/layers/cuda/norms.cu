@@ -5,11 +5,13 @@
 // The head norm's gate folds in front of it: dn = dy silu(gate), dgate = dy xhat w silu'(gate),
 // so RMSNorm is the head norm without a gate and one kernel pair serves both.
 // LayerNorm backward: dx = r (dy w - mean(dy w) - xhat mean(dy w xhat)), dw += dy xhat, db += dy.
-// A thread owns the columns j = threadIdx.x + k blockDim.x of every row of its block, so it reads
-// dy[j] before writing dx[j] (dx may alias dy) and owns the same slots of the shared gradient
-// partial (no synchronisation needed for it). The block size depends only on dim, so the summation
+// In the LayerNorm backward a thread owns the columns j = threadIdx.x + k blockDim.x of every row of
+// its block, in the RMSNorm backward a lane owns j = lane + 32 k of its warp's rows; either way it
+// reads dy[j] before writing dx[j] (dx may alias dy) and owns the same slots of the shared gradient
+// accumulator (no synchronisation needed for it until the end). The block size depends only on dim, so the summation
 // order, and with it every bit, depends only on the shapes. sigmoid and silu' are the CPU's own
 // formulas (activations.h, host and device).
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -57,23 +59,27 @@ __global__ void rms_forward_kernel(const X* x, const X* gate, const float* w, Y*
   }
 }
 
-// one block per kRowsPerPartial rows; writes its dw partial [dim] to partials[blockIdx.x] (when
-// partials is not null). Dynamic shared memory: dim floats. X: the type of x and gate.
+// One block per kRowsPerPartial rows, blockDim.x / 32 warps: warp w takes rows r0 + w, r0 + w +
+// warps, ..., reduces each with shuffles (no block barrier per row) and adds its rows' dw terms into
+// its own slice of the shared accumulator [warps, dim]; at the end the block adds the slices in warp
+// order into its partial partials[blockIdx.x] (when partials is not null). Every order is fixed by
+// the shapes. X: the type of x and gate.
 template <class X>
 __global__ void rms_backward_kernel(const X* x, const X* gate, const float* w, const float* rstd, const float* dy,
                                     float* dx, float* dgate, float* partials, long long rows, int dim) {
-  extern __shared__ float acc[];  // [dim] this block's dw partial
-  __shared__ float red[32];
+  extern __shared__ float acc[];  // [warps, dim] the warps' dw terms
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  float* mine = acc + static_cast<long long>(warp) * dim;
   const long long r0 = static_cast<long long>(blockIdx.x) * kRowsPerPartial;
   const long long r1 = min(rows, r0 + kRowsPerPartial);
   if (partials)
-    for (int j = threadIdx.x; j < dim; j += blockDim.x) acc[j] = 0.f;
-  for (long long r = r0; r < r1; ++r) {
+    for (int j = lane; j < dim; j += 32) mine[j] = 0.f;
+  for (long long r = r0 + warp; r < r1; r += warps) {
     const long long base = r * dim;
     const float rs = rstd[r];
     // c = mean(dn w xhat)
     float c = 0.f;
-    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    for (int j = lane; j < dim; j += 32) {
       float dn = dy[base + j];
       if (gate) {
         const float g = load(gate, base + j);
@@ -81,8 +87,8 @@ __global__ void rms_backward_kernel(const X* x, const X* gate, const float* w, c
       }
       c += dn * w[j] * load(x, base + j);
     }
-    c = block_sum(c, red) * (rs / static_cast<float>(dim));
-    for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    c = warp_sum(c) * (rs / static_cast<float>(dim));
+    for (int j = lane; j < dim; j += 32) {
       const float gy = dy[base + j], xj = load(x, base + j);
       float dn = gy;
       if (gate) {
@@ -90,12 +96,17 @@ __global__ void rms_backward_kernel(const X* x, const X* gate, const float* w, c
         if (dgate) dgate[base + j] = gy * xj * rs * w[j] * silu_grad_from_sigmoid(g, sg);
         dn = gy * g * sg;
       }
-      if (partials) acc[j] += dn * xj * rs;
+      if (partials) mine[j] += dn * xj * rs;
       dx[base + j] = rs * (dn * w[j] - xj * rs * c);
     }
   }
-  if (partials)
-    for (int j = threadIdx.x; j < dim; j += blockDim.x) partials[static_cast<long long>(blockIdx.x) * dim + j] = acc[j];
+  if (!partials) return;
+  __syncthreads();
+  for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+    float s = 0.f;
+    for (int k = 0; k < warps; ++k) s += acc[static_cast<long long>(k) * dim + j];
+    partials[static_cast<long long>(blockIdx.x) * dim + j] = s;
+  }
 }
 
 // one block per row
@@ -173,9 +184,10 @@ void rms_backward(const Context& ctx, const X* x, const X* gate, const float* w,
   check_dim(what, dim, kMaxRmsDim);
   const int count = partial_count(rows);
   float* part = dw ? partials.resize(static_cast<size_t>(count) * dim) : nullptr;
-  const size_t shared = dw ? static_cast<size_t>(dim) * sizeof(float) : 0;
-  rms_backward_kernel<<<count, row_threads(dim), shared, ctx.stream()>>>(x, gate, w, rstd, dy, dx, dgate, part, rows,
-                                                                         dim);
+  // as many warps (up to 8) as have a dim-float slice of accumulator each in kMaxRmsDim floats
+  const int warps = std::max(1, std::min(8, kMaxRmsDim / dim));
+  const size_t shared = dw ? static_cast<size_t>(warps) * dim * sizeof(float) : 0;
+  rms_backward_kernel<<<count, 32 * warps, shared, ctx.stream()>>>(x, gate, w, rstd, dy, dx, dgate, part, rows, dim);
   DB_CUDA_CHECK_LAUNCH();
   if (dw) add_partial_sums(ctx, part, count, dim, dw);
 }

@@ -120,8 +120,8 @@ void GpuProjectedRecurrenceLayer::backward_as(const float* dy, float* dx) {
   const int B = B_, T = T_, rows = B * T, HK = H_ * K_, HV = H_ * V_, S = B * H_;
   const size_t P = size_t(T) * nh_;
 
-  linear_backward_weight(ctx_, normed_.data<A>(), dy, o_proj_.grad, rows, HV, D_);
-  linear_backward_input(ctx_, dy, o_proj_.operand(ctx_), d_normed_.resize(size_t(rows) * HV), rows, HV, D_);
+  linear_backward(ctx_, normed_.data<A>(), dy, o_proj_.operand(ctx_), o_proj_.grad, d_normed_.resize(size_t(rows) * HV),
+                  rows, HV, D_);
   o_norm_->backward(d_normed_.data(), d_o_.resize(size_t(rows) * HV),
                     g_proj_.value ? d_gp_.resize(size_t(rows) * HV) : nullptr);
   to_heads(ctx_, d_o_.data(), doh_.resize(size_t(S) * T * V_), B, T, H_, 1, V_);
@@ -158,12 +158,11 @@ void GpuProjectedRecurrenceLayer::backward_as(const float* dy, float* dx) {
       conv_[i]->backward(dconv_[i].data(), dp);
     else
       silu_backward(ctx_, proj_[i].data<A>(), dconv_[i].data(), dp, dconv_[i].size());
-    linear_backward_weight(ctx_, x_, dp, projections[i]->grad, rows, D_, widths[i]);
-    linear_backward_input(ctx_, dp, projections[i]->operand(ctx_), dx, rows, D_, widths[i], i == 0 ? 0.f : 1.f);
+    linear_backward(ctx_, x_, dp, projections[i]->operand(ctx_), projections[i]->grad, dx, rows, D_, widths[i],
+                    i == 0 ? 0.f : 1.f);
   }
   auto project_back = [&](const DeviceParam& w, const float* dout, int width) {
-    linear_backward_weight(ctx_, x_, dout, w.grad, rows, D_, width);
-    linear_backward_input(ctx_, dout, w.operand(ctx_), dx, rows, D_, width, 1.f);
+    linear_backward(ctx_, x_, dout, w.operand(ctx_), w.grad, dx, rows, D_, width, 1.f);
   };
   if (b_proj_.value) project_back(b_proj_, dbp_.data(), nh_ * H_);
   if (a_proj_.value) project_back(a_proj_, dap_.data(), H_);

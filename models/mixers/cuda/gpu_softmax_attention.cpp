@@ -104,8 +104,7 @@ class GpuSoftmaxAttention : public GpuModule {
     float* dk = dk_.resize(n);
     float* dv = dv_.resize(n);
     float* dscore = dscore_.resize(static_cast<size_t>(B) * H_ * T * T);
-    linear_backward_weight(ctx_, att_in_, dy, wo_.grad, rows, HK, D_);
-    linear_backward_input(ctx_, dy, wo_.operand(ctx_), datt, rows, HK, D_);
+    linear_backward(ctx_, att_in_, dy, wo_.operand(ctx_), wo_.grad, datt, rows, HK, D_);
     // dv = P^T datt; dP = datt v^T
     for_head_products([&](long long hk0, long long hk_stride, long long tt0, long long tt_stride, int batch) {
       gemm_strided_batched(ctx_, true, false, T, K_, T, 1.f, probs + tt0, T, tt_stride, datt + hk0, HK, hk_stride, 0.f,
@@ -126,12 +125,9 @@ class GpuSoftmaxAttention : public GpuModule {
       rotary_->backward(ctx_, dq, B, T, H_);
       rotary_->backward(ctx_, dk, B, T, H_);
     }
-    linear_backward_weight(ctx_, x_in_, dq, wq_.grad, rows, D_, HK);
-    linear_backward_weight(ctx_, x_in_, dk, wk_.grad, rows, D_, HK);
-    linear_backward_weight(ctx_, x_in_, dv, wv_.grad, rows, D_, HK);
-    linear_backward_input(ctx_, dq, wq_.operand(ctx_), dx, rows, D_, HK, 0.f);
-    linear_backward_input(ctx_, dk, wk_.operand(ctx_), dx, rows, D_, HK, 1.f);
-    linear_backward_input(ctx_, dv, wv_.operand(ctx_), dx, rows, D_, HK, 1.f);
+    linear_backward(ctx_, x_in_, dq, wq_.operand(ctx_), wq_.grad, dx, rows, D_, HK, 0.f);
+    linear_backward(ctx_, x_in_, dk, wk_.operand(ctx_), wk_.grad, dx, rows, D_, HK, 1.f);
+    linear_backward(ctx_, x_in_, dv, wv_.operand(ctx_), wv_.grad, dx, rows, D_, HK, 1.f);
   }
 
  private:
