@@ -58,8 +58,9 @@ const OptionSpecs& train_option_specs() {
        "where the run trains: cpu (the reference) or cuda (the GPU backend, in builds made where nvcc was found)",
        {"cpu", "cuda"}},
       {"precision", std::string("fp32"),
-       "fp32, or bf16 (device cuda only): the GEMMs take bf16 operands and accumulate in fp32; weights, "
-       "optimizer, state recurrences and stored activations stay fp32",
+       "fp32, or bf16 (device cuda only): GEMMs on bf16 operands with fp32 accumulation, and the weights' "
+       "GEMM copies and the activations layers keep stored in bf16; master weights, optimizer, residual "
+       "stream, recurrences and gradients stay fp32",
        {"fp32", "bf16"}},
   };
   return specs;
