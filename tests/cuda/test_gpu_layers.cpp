@@ -36,6 +36,7 @@
 #include "models/layers/rmsnorm.h"
 #include "models/layers/short_conv.h"
 #include "models/layers/swiglu_mlp.h"
+#include "models/mixers/cuda/projected_recurrence.h"
 #include "models/numerics/activations.h"
 #include "tests/common/gradcheck_wrappers.h"
 #include "tests/common/relative_rms.h"
@@ -428,6 +429,34 @@ TEST(GpuNorms, BackwardInPlaceGivesTheSameBits) {
                        dw_d.data(), rows, dim, partials);
     EXPECT_TRUE(same_bits(to_host(ctx, dy_d.data(), dy_d.size()), apart)) << "dx";
     EXPECT_TRUE(same_bits(to_host(ctx, dw_d.data(), dim), dw1)) << "dw";
+  }
+}
+
+// The mixers' fused layout + L2 norm kernels (projected_recurrence.h) against the plain two-step
+// forms (to_heads then l2norm_forward; l2norm_backward then from_heads), with sub-steps (n_h 2), a
+// row wider than a warp and one narrower: the same values to 1e-6 (the sums go in another order).
+TEST(GpuL2Norm, FusedWithTheHeadLayoutMatchesTheTwoStepForm) {
+  SKIP_WITHOUT_GPU();
+  Context ctx;
+  for (const auto& [n_h, W] : {std::pair{1, 64}, std::pair{2, 48}, std::pair{1, 20}}) {
+    SCOPED_TRACE(testing::Message() << "n_h " << n_h << " W " << W);
+    const int B = 3, T = 29, H = 2;
+    const size_t rows = size_t(B) * H * T * n_h, n = rows * W;
+    Rng rng(18);
+    const std::vector<float> x = randn(n, rng), dy = randn(n, rng);
+    DeviceBuffer<float> x_d = to_device(ctx, x), dy_d = to_device(ctx, dy);
+    DeviceBuffer<float> fused(n), fused_rstd(rows), plain(n), plain_rstd(rows);
+    const float eps = static_cast<float>(kL2NormEps);
+    to_heads_l2norm(ctx, x_d.data(), fused.data(), fused_rstd.data(), B, T, H, n_h, W, eps);
+    to_heads(ctx, x_d.data(), plain.data(), B, T, H, n_h, W);
+    l2norm_forward(ctx, plain.data(), plain.data(), plain_rstd.data(), rows, W, eps);
+    EXPECT_LE(test::relative_rms(to_host(ctx, fused.data(), n), to_host(ctx, plain.data(), n)), 1e-6);
+    EXPECT_LE(test::relative_rms(to_host(ctx, fused_rstd.data(), rows), to_host(ctx, plain_rstd.data(), rows)), 1e-6);
+    DeviceBuffer<float> dx_fused(n), dx_plain(n), dy_heads(n);
+    l2norm_backward_from_heads(ctx, plain.data(), plain_rstd.data(), dy_d.data(), dx_fused.data(), B, T, H, n_h, W);
+    l2norm_backward(ctx, plain.data(), plain_rstd.data(), dy_d.data(), dy_heads.data(), rows, W);
+    from_heads(ctx, dy_heads.data(), dx_plain.data(), B, T, H, n_h, W);
+    EXPECT_LE(test::relative_rms(to_host(ctx, dx_fused.data(), n), to_host(ctx, dx_plain.data(), n)), 1e-6);
   }
 }
 

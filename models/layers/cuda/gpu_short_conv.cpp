@@ -14,6 +14,9 @@ namespace db::cuda {
 
 GpuShortConv::GpuShortConv(const Context& ctx, const ParamScope& scope, int channels, int kernel_size, bool silu)
     : ctx_(ctx), weight_(scope("weight")), C_(channels), W_(kernel_size), silu_(silu) {
+  if (kernel_size > kMaxShortConvTaps)
+    throw std::invalid_argument("GpuShortConv: conv_size " + std::to_string(kernel_size) + " is above the " +
+                                std::to_string(kMaxShortConvTaps) + " the GPU's short convolution takes");
   if (channels <= 0 || kernel_size <= 0 || weight_.size != static_cast<size_t>(channels) * kernel_size)
     throw std::invalid_argument("GpuShortConv: the weight has " + std::to_string(weight_.size) + " numbers, expected " +
                                 std::to_string(channels) + " x " + std::to_string(kernel_size));

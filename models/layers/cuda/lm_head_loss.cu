@@ -21,8 +21,9 @@ __device__ __forceinline__ void keep_first_max(float& v, int& i, float ov, int o
 
 // Block per row of the tile. The row is read from global memory once: with kStaged it is kept in
 // dynamic shared memory (N floats) for the three passes, otherwise the passes re-read it from the
-// tile (it stays in L2 between them). Both orders of arithmetic are the same, so both give the same
-// bits. dlogits [rows, N] is the tile itself (fp32, in place) or a separate bf16 tile.
+// tile (it stays in L2 between them). Pass 2 keeps each exp(z - max) in place of z for pass 3. The
+// arithmetic is the same either way, so both give the same bits. dlogits [rows, N] is the tile
+// itself (fp32, in place) or a separate bf16 tile; the tile's logits are scratch after the call.
 template <bool kStaged, class D>
 __global__ void __launch_bounds__(kRowThreads)
     softmax_cross_entropy_rows(float* logits, const float* bias, int N, const int32_t* targets, int32_t* argmax,
@@ -56,12 +57,16 @@ __global__ void __launch_bounds__(kRowThreads)
   if (best_index >= N) best_index = 0;  // an all-NaN row: Eigen's scan would stay at 0
   const float zmax = best;
   const int y = targets[r];
-  // read before pass 3 may overwrite it: block_sum's barriers order this read before any write
   const float target_logit = z[y];
+  __syncthreads();  // every thread has read z[y] before pass 2 overwrites it
 
-  // pass 2: the softmax denominator
+  // pass 2: the softmax denominator; each exp is kept in z for pass 3
   float s = 0.f;
-  for (int j = threadIdx.x; j < N; j += blockDim.x) s += expf(z[j] - zmax);
+  for (int j = threadIdx.x; j < N; j += blockDim.x) {
+    const float e = expf(z[j] - zmax);
+    z[j] = e;
+    s += e;
+  }
   const float sum = block_sum(s, shared_sum);
 
   if (threadIdx.x == 0) {
@@ -73,7 +78,7 @@ __global__ void __launch_bounds__(kRowThreads)
     const float scale = static_cast<float>(static_cast<double>(grad_scale) / static_cast<double>(sum));
     D* out = dlogits + static_cast<long long>(r) * N;
     for (int j = threadIdx.x; j < N; j += blockDim.x) {
-      float g = expf(z[j] - zmax) * scale;
+      float g = z[j] * scale;
       if (j == y) g -= grad_scale;
       store(out, j, g);
     }

@@ -15,6 +15,9 @@
 
 namespace db::cuda {
 
+// the widest kernel the GPU's weight-gradient kernel takes (fla's short convolutions are 2 to 4 wide)
+inline constexpr int kMaxShortConvTaps = 8;
+
 // x [B,T,C], w [C,W] -> y [B,T,C] (must not alias x); with silu, z [B,T,C] receives the
 // pre-activation (null without silu)
 void short_conv_forward(const Context& ctx, const float* x, const float* w, float* y, float* z, int B, int T, int C,
@@ -22,7 +25,8 @@ void short_conv_forward(const Context& ctx, const float* x, const float* w, floa
 void short_conv_forward(const Context& ctx, const bf16* x, const float* w, float* y, bf16* z, int B, int T, int C,
                         int W, bool silu);
 // x, w and (with silu) z from the forward, dy [B,T,C] -> dx [B,T,C] (overwritten; must not alias
-// dy); dw [C,W] += sum over (b,t) of dz[b,t,c] x[b,t-W+1+i,c], dz = dy silu'(z) or dy.
+// dy); dw [C,W] += sum over (b,t) of dz[b,t,c] x[b,t-W+1+i,c], dz = dy silu'(z) or dy; W at most
+// kMaxShortConvTaps (std::invalid_argument beyond).
 // dz grows to [B,T,C] (with silu), partials to [partial_count(B*T), C*W].
 void short_conv_backward(const Context& ctx, const float* x, const float* w, const float* z, const float* dy,
                          float* dx, float* dw, int B, int T, int C, int W, bool silu, DeviceBuffer<float>& dz,

@@ -6,7 +6,6 @@
 #include "models/cuda/blas.h"
 #include "models/layers/cuda/gpu_head_norm.h"
 #include "models/layers/cuda/gpu_short_conv.h"
-#include "models/layers/cuda/l2norm.h"
 #include "models/layers/cuda/swiglu.h"
 #include "models/layers/l2norm.h"
 #include "models/mixers/cuda/projected_recurrence.h"
@@ -91,12 +90,12 @@ void GpuProjectedRecurrenceLayer::forward_as(const float* x, float* y) {
     gate = g;
   }
 
-  // kernel layout; q and k L2-normalised in place
+  // kernel layout; q and k L2-normalised on the way
   const float eps = static_cast<float>(kL2NormEps);
-  to_heads(ctx_, conv_out_[0].data(), qn_.resize(size_t(S) * T * K_), B, T, H_, 1, K_);
-  l2norm_forward(ctx_, qn_.data(), qn_.data(), q_rstd_.resize(size_t(S) * T), size_t(S) * T, K_, eps);
-  to_heads(ctx_, conv_out_[1].data(), kn_.resize(size_t(S) * P * K_), B, T, H_, nh_, K_);
-  l2norm_forward(ctx_, kn_.data(), kn_.data(), k_rstd_.resize(size_t(S) * P), size_t(S) * P, K_, eps);
+  to_heads_l2norm(ctx_, conv_out_[0].data(), qn_.resize(size_t(S) * T * K_), q_rstd_.resize(size_t(S) * T), B, T, H_,
+                  1, K_, eps);
+  to_heads_l2norm(ctx_, conv_out_[1].data(), kn_.resize(size_t(S) * P * K_), k_rstd_.resize(size_t(S) * P), B, T, H_,
+                  nh_, K_, eps);
   to_heads(ctx_, conv_out_[2].data(), vh_.resize(size_t(S) * P * V_), B, T, H_, nh_, V_);
   beta_.resize(size_t(S) * P);
   if (b_proj_.value)
@@ -138,10 +137,8 @@ void GpuProjectedRecurrenceLayer::backward_as(const float* dy, float* dx) {
   // back to projection layout through the L2 norms, beta and the gate
   const int widths[3] = {HK, nh_ * HK, nh_ * HV};
   for (int i = 0; i < 3; ++i) dconv_[i].resize(size_t(rows) * widths[i]);
-  l2norm_backward(ctx_, qn_.data(), q_rstd_.data(), g.dq, g.dq, size_t(S) * T, K_);
-  from_heads(ctx_, g.dq, dconv_[0].data(), B, T, H_, 1, K_);
-  l2norm_backward(ctx_, kn_.data(), k_rstd_.data(), g.dk, g.dk, size_t(S) * P, K_);
-  from_heads(ctx_, g.dk, dconv_[1].data(), B, T, H_, nh_, K_);
+  l2norm_backward_from_heads(ctx_, qn_.data(), q_rstd_.data(), g.dq, dconv_[0].data(), B, T, H_, 1, K_);
+  l2norm_backward_from_heads(ctx_, kn_.data(), k_rstd_.data(), g.dk, dconv_[1].data(), B, T, H_, nh_, K_);
   from_heads(ctx_, g.dv, dconv_[2].data(), B, T, H_, nh_, V_);
   if (b_proj_.value)
     beta_backward(ctx_, beta_.data(), g.dbeta, dbp_.resize(size_t(rows) * nh_ * H_), B, T, H_, nh_,

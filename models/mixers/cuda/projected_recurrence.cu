@@ -1,30 +1,70 @@
 // projected_recurrence.cu: layout, write-strength and gate kernels (see projected_recurrence.h).
 #include "models/mixers/cuda/projected_recurrence.h"
 
+#include <stdexcept>
+
+#include "models/cuda/reduce.cuh"
 #include "models/numerics/activations.h"
 
 namespace db::cuda {
 
 namespace {
 
-// one thread per element of the kernel-layout buffer; `to` chooses the direction
+// The layout kernels run a warp per W-wide kernel-layout row (sequence b*H+h, position t*n_h+j),
+// kRowsPerBlock rows a block; rows are counted in 32 bits (the launchers check), so finding a row's
+// place in projection layout takes no 64-bit division.
+constexpr int kRowsPerBlock = kThreads / 32;
+
+__device__ __forceinline__ long long projection_row(unsigned row, int T, int H, int n_h, int W) {
+  const unsigned P = static_cast<unsigned>(T) * n_h;
+  const unsigned p = row % P, bh = row / P;
+  const unsigned h = bh % H, b = bh / H, t = p / n_h, j = p % n_h;
+  return (static_cast<long long>(b) * T + t) * n_h * H * W + (static_cast<long long>(j) * H + h) * W;
+}
+
+// a warp per row; kToHeads chooses the direction
 template <bool kToHeads>
-__global__ void permute_heads(const float* src, float* dst, int B, int T, int H, int n_h, int W) {
-  const long long n = static_cast<long long>(B) * H * T * n_h * W;
-  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  // kernel layout index: ((b*H + h) * T*n_h + t*n_h + j) * W + w
-  const int w = static_cast<int>(i % W);
-  const long long pos = i / W;
-  const int p = static_cast<int>(pos % (static_cast<long long>(T) * n_h));
-  const long long bh = pos / (static_cast<long long>(T) * n_h);
-  const int h = static_cast<int>(bh % H), b = static_cast<int>(bh / H);
-  const int t = p / n_h, j = p % n_h;
-  const long long proj = (static_cast<long long>(b) * T + t) * n_h * H * W + (static_cast<long long>(j) * H + h) * W + w;
-  if (kToHeads)
-    dst[i] = src[proj];
-  else
-    dst[proj] = src[i];
+__global__ void permute_heads(const float* src, float* dst, unsigned rows, int T, int H, int n_h, int W) {
+  const unsigned row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  const long long heads = static_cast<long long>(row) * W, projection = projection_row(row, T, H, n_h, W);
+  for (int w = lane; w < W; w += 32) {
+    if (kToHeads)
+      dst[heads + w] = src[projection + w];
+    else
+      dst[projection + w] = src[heads + w];
+  }
+}
+
+// a warp per kernel-layout row: reads the row from projection layout, writes it L2-normalised
+__global__ void to_heads_l2norm_kernel(const float* src, float* dst, float* rstd, unsigned rows, int T, int H, int n_h,
+                                       int W, float eps) {
+  const unsigned row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  const float* in = src + projection_row(row, T, H, n_h, W);
+  float* out = dst + static_cast<long long>(row) * W;
+  float ss = 0.f;
+  for (int w = lane; w < W; w += 32) ss += in[w] * in[w];
+  const float rs = 1.f / sqrtf(warp_sum(ss) + eps);
+  if (lane == 0) rstd[row] = rs;
+  for (int w = lane; w < W; w += 32) out[w] = in[w] * rs;
+}
+
+// a warp per kernel-layout row: dx = rstd (dy - (dy . y) y), written to projection layout
+__global__ void l2norm_backward_from_heads_kernel(const float* y, const float* rstd, const float* dy, float* dst,
+                                                  unsigned rows, int T, int H, int n_h, int W) {
+  const unsigned row = blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  const long long base = static_cast<long long>(row) * W;
+  float dot = 0.f;
+  for (int w = lane; w < W; w += 32) dot += dy[base + w] * y[base + w];
+  dot = warp_sum(dot);
+  const float rs = rstd[row];
+  float* out = dst + projection_row(row, T, H, n_h, W);
+  for (int w = lane; w < W; w += 32) out[w] = rs * (dy[base + w] - dot * y[base + w]);
 }
 
 // beta index i over [B*H, T*n_h]; its projection element
@@ -104,17 +144,44 @@ __global__ void fill_kernel(float* y, size_t n, float value) {
 
 }  // namespace
 
+namespace {
+// the kernel-layout rows of a [B*H, T*n_h, W] buffer, checked to fit the kernels' 32-bit row index
+unsigned layout_rows(int B, int T, int H, int n_h) {
+  const long long rows = static_cast<long long>(B) * H * T * n_h;
+  if (rows >= (1LL << 31)) throw std::invalid_argument("projected recurrence: more than 2^31 (sequence, position) rows");
+  return static_cast<unsigned>(rows);
+}
+}  // namespace
+
 void to_heads(const Context& ctx, const float* src, float* dst, int B, int T, int H, int n_h, int W) {
-  const size_t n = size_t(B) * H * T * n_h * W;
-  if (n == 0) return;
-  permute_heads<true><<<blocks_for(n), kThreads, 0, ctx.stream()>>>(src, dst, B, T, H, n_h, W);
+  const unsigned rows = layout_rows(B, T, H, n_h);
+  if (rows == 0 || W == 0) return;
+  permute_heads<true><<<blocks_for(rows, kRowsPerBlock), kThreads, 0, ctx.stream()>>>(src, dst, rows, T, H, n_h, W);
   DB_CUDA_CHECK_LAUNCH();
 }
 
 void from_heads(const Context& ctx, const float* src, float* dst, int B, int T, int H, int n_h, int W) {
-  const size_t n = size_t(B) * H * T * n_h * W;
-  if (n == 0) return;
-  permute_heads<false><<<blocks_for(n), kThreads, 0, ctx.stream()>>>(src, dst, B, T, H, n_h, W);
+  const unsigned rows = layout_rows(B, T, H, n_h);
+  if (rows == 0 || W == 0) return;
+  permute_heads<false><<<blocks_for(rows, kRowsPerBlock), kThreads, 0, ctx.stream()>>>(src, dst, rows, T, H, n_h, W);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void to_heads_l2norm(const Context& ctx, const float* src, float* dst, float* rstd, int B, int T, int H, int n_h, int W,
+                     float eps) {
+  const unsigned rows = layout_rows(B, T, H, n_h);
+  if (rows == 0 || W == 0) return;
+  to_heads_l2norm_kernel<<<blocks_for(rows, kRowsPerBlock), kThreads, 0, ctx.stream()>>>(src, dst, rstd, rows, T, H,
+                                                                                        n_h, W, eps);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
+void l2norm_backward_from_heads(const Context& ctx, const float* y, const float* rstd, const float* dy, float* dst,
+                                int B, int T, int H, int n_h, int W) {
+  const unsigned rows = layout_rows(B, T, H, n_h);
+  if (rows == 0 || W == 0) return;
+  l2norm_backward_from_heads_kernel<<<blocks_for(rows, kRowsPerBlock), kThreads, 0, ctx.stream()>>>(
+      y, rstd, dy, dst, rows, T, H, n_h, W);
   DB_CUDA_CHECK_LAUNCH();
 }
 

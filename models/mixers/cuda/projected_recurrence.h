@@ -18,6 +18,15 @@ void to_heads(const Context& ctx, const float* src, float* dst, int B, int T, in
 // src [B*H, T*n_h, W] -> dst [B*T, n_h*H*W] (overwritten)
 void from_heads(const Context& ctx, const float* src, float* dst, int B, int T, int H, int n_h, int W);
 
+// to_heads, then each W-wide row L2-normalised (l2norm.h's y = x / sqrt(sum x^2 + eps)) in the same
+// pass: src [B*T, n_h*H*W] -> dst [B*H, T*n_h, W], rstd [B*H*T*n_h]
+void to_heads_l2norm(const Context& ctx, const float* src, float* dst, float* rstd, int B, int T, int H, int n_h, int W,
+                     float eps);
+// the L2 norm's backward (dx = rstd (dy - (dy . y) y)) and from_heads in one pass: y, rstd from
+// to_heads_l2norm, dy [B*H, T*n_h, W] -> dst [B*T, n_h*H*W] (overwritten)
+void l2norm_backward_from_heads(const Context& ctx, const float* y, const float* rstd, const float* dy, float* dst,
+                                int B, int T, int H, int n_h, int W);
+
 // bp [B*T, n_h*H] -> beta [B*H, T*n_h] = c sigmoid(bp)
 void beta_forward(const Context& ctx, const float* bp, float* beta, int B, int T, int H, int n_h, float c);
 // beta (forward output), dbeta [B*H, T*n_h] -> dbp [B*T, n_h*H] (overwritten)
