@@ -38,6 +38,8 @@ __global__ void __launch_bounds__(kRowThreads)
   // pass 1: bias in, and each thread's first maximum over its columns (visited in increasing order)
   float best = -INFINITY;
   int best_index = N;  // above every real index, so a real -inf logit still wins a tie with it
+  // unrolled so that several loads are in flight before the first comparison waits on one
+#pragma unroll 8
   for (int j = threadIdx.x; j < N; j += blockDim.x) {
     float v = row[j];
     if (bias) v += bias[j];

@@ -88,6 +88,8 @@ __global__ void conv_backward_weight_kernel(const A* x, const float* dz, float* 
     window[s] = s + 1 < W && r0 - 1 - s >= 0 ? load(x, (r0 - 1 - s) * C + c) : 0.f;  // as after row r0 - 1
     acc[s] = 0.f;
   }
+  // unrolled so that several rows' loads are in flight at once
+#pragma unroll 8
   for (long long r = r0; r < r1; ++r) {
 #pragma unroll
     for (int s = kMaxTaps - 1; s > 0; --s) window[s] = window[s - 1];
