@@ -4,7 +4,8 @@
 // staged and uploaded, forward, backward, clipping, AdamW, the loss read back) on the MQAR
 // reference model (bench/model_flops.h) at B 64, T 256 with the loss at every position, fp32,
 // replayed as a CUDA graph as in training; TrainStepEager/deltanet the same launched call by call;
-// TrainStepBf16/deltanet with train.precision: bf16 (bf16 GEMM operands, fp32 accumulation).
+// TrainStepBf16/deltanet with train.precision: bf16 (bf16 GEMM operands with fp32 accumulation, bf16
+// weight copies and stored activations: models/cuda/bf16.h).
 // DeltaRuleKernel: the gated delta rule kernel alone, forward + backward, at fla's benchmark shape
 // (B 8, H 2, T 2048, K = V = 64), so bench/peers/fla_speed.py's chunk_delta_rule is its peer.
 // Reported: tokens/s; model GFLOP/s and that as a fraction of this GPU's fp32 GEMM rate, measured
