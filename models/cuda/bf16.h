@@ -2,10 +2,11 @@
 // rounding, and activation buffers whose element type follows the run's precision.
 //
 // A bf16 run keeps fp32 master weights, optimizer state, residual stream, norms' statistics,
-// recurrence state and every gradient, and stores in bf16 what mixed-precision training stores in
-// bf16: the weights' copies the GEMMs read, and the activations that GEMMs read or that a module
-// keeps for its backward (docs/architecture.md, "Precision on the GPU", lists them). Every kernel that reads a stored
-// activation converts it to fp32 on load and computes in fp32.
+// recurrence state and every gradient an element-wise kernel reads, and stores in bf16 what
+// mixed-precision training stores in bf16: the weights' copies the GEMMs read, and the activations
+// that GEMMs read or that a module keeps for its backward (docs/architecture.md, "Precision on the
+// GPU", lists them). Every kernel that reads a stored activation converts it to fp32 on load and
+// computes in fp32.
 // This header is compiled by nvcc (C++17) as well as by the host compiler, so host code needs no
 // CUDA half types: `bf16` (runtime.h) is the raw 16 bits, laid out as CUDA's __nv_bfloat16.
 #pragma once

@@ -34,7 +34,8 @@ void gemm(const Context& ctx, bool trans_a, bool trans_b, int M, int N, int K, f
     return;
   }
   if (C.is_bf16 && beta != 0.f) throw std::logic_error("gemm: a bf16 output is written, never accumulated");
-  const size_t na = trans_a ? extent(K, M, lda) : extent(M, K, lda), nb = trans_b ? extent(N, K, ldb) : extent(K, N, ldb);
+  const size_t na = trans_a ? extent(K, M, lda) : extent(M, K, lda);
+  const size_t nb = trans_b ? extent(N, K, ldb) : extent(K, N, ldb);
   const void* a16 = as_bf16(ctx, A, na, 0);
   const void* b16 = as_bf16(ctx, B, nb, 1);
   DB_CUDA_CHECK(cublasGemmEx(ctx.blas(), op(trans_b), op(trans_a), N, M, K, &alpha, b16, CUDA_R_16BF, ldb, a16,

@@ -44,10 +44,12 @@ void add_column_sums_impl(const Context& ctx, const X* x, long long rows, int n,
 
 }  // namespace
 
-void add_column_sums(const Context& ctx, const float* x, long long rows, int n, float* out, DeviceBuffer<float>& scratch) {
+void add_column_sums(const Context& ctx, const float* x, long long rows, int n, float* out,
+                     DeviceBuffer<float>& scratch) {
   add_column_sums_impl(ctx, x, rows, n, out, scratch);
 }
-void add_column_sums(const Context& ctx, const bf16* x, long long rows, int n, float* out, DeviceBuffer<float>& scratch) {
+void add_column_sums(const Context& ctx, const bf16* x, long long rows, int n, float* out,
+                     DeviceBuffer<float>& scratch) {
   add_column_sums_impl(ctx, x, rows, n, out, scratch);
 }
 

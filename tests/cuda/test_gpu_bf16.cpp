@@ -214,8 +214,9 @@ TEST(Bf16Head, StaysWithinBf16RoundingOfTheFp32Head) {
   const int D = 48;
   Context setup;
   for (const int N : {1000, 13001}) {
-    DeviceBuffer<float> hidden = random_floats(setup, size_t(M) * D, rng),
-                        weight = random_floats(setup, size_t(N) * D, rng, 0.3), bias = random_floats(setup, N, rng, 0.5);
+    DeviceBuffer<float> hidden = random_floats(setup, size_t(M) * D, rng);
+    DeviceBuffer<float> weight = random_floats(setup, size_t(N) * D, rng, 0.3);
+    DeviceBuffer<float> bias = random_floats(setup, N, rng, 0.5);
     std::vector<int32_t> targets(M);
     for (auto& t : targets) t = static_cast<int32_t>(rng.below(N));
     DeviceBuffer<int32_t> d_targets(M);

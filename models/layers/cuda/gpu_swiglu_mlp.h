@@ -2,8 +2,9 @@
 //
 // y = down(silu(gate(x)) * up(x)), no biases. The three projections are cuBLAS GEMMs (blas.h,
 // true fp32, or bf16 operands in a bf16 run); the elementwise part is swiglu.cu. The activations it
-// keeps (x, the gate and up projections, h) are bf16 in a bf16 run (bf16.h), fp32 otherwise. Weights under the MLP's scope (e.g.
-// model.layers.0.mlp): gate_proj.weight [F,D], up_proj.weight [F,D], down_proj.weight [D,F].
+// keeps (x, the gate and up projections, h) are bf16 in a bf16 run (bf16.h), fp32 otherwise.
+// Weights under the MLP's scope (e.g. model.layers.0.mlp): gate_proj.weight [F,D], up_proj.weight
+// [F,D], down_proj.weight [D,F].
 // Shapes: rows = B*T, D model width, F hidden size.
 #pragma once
 

@@ -148,7 +148,8 @@ namespace {
 // the kernel-layout rows of a [B*H, T*n_h, W] buffer, checked to fit the kernels' 32-bit row index
 unsigned layout_rows(int B, int T, int H, int n_h) {
   const long long rows = static_cast<long long>(B) * H * T * n_h;
-  if (rows >= (1LL << 31)) throw std::invalid_argument("projected recurrence: more than 2^31 (sequence, position) rows");
+  if (rows >= (1LL << 31))
+    throw std::invalid_argument("projected recurrence: more than 2^31 (sequence, position) rows");
   return static_cast<unsigned>(rows);
 }
 }  // namespace
