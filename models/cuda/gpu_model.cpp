@@ -123,8 +123,7 @@ void GpuModel::forward_loss(const int32_t* tokens, int B, int T, const int32_t* 
 void GpuModel::forward_logits(const int32_t* tokens, int B, int T, float* logits) {
   forward_trunk(tokens, B, T);
   GpuLmHeadLoss::logits(ctx_, final_.data(), int64_t(B) * T, config_.d_model, head_weight_.operand(ctx_),
-                        head_bias_.value,
-                        config_.vocab_size, logits);
+                        head_bias_.value, config_.vocab_size, logits);
 }
 
 const double* GpuModel::loss_sum() const { return head_->loss_sum_device(); }
