@@ -6,7 +6,7 @@
 // so RMSNorm is the head norm without a gate and one kernel pair serves both.
 // LayerNorm backward: dx = r (dy w - mean(dy w) - xhat mean(dy w xhat)), dw += dy xhat, db += dy.
 // In the LayerNorm backward a thread owns the columns j = threadIdx.x + k blockDim.x of every row of
-// its block, in the RMSNorm backward a lane owns j = lane + 32 k of its warp's rows; either way it
+// its block, in the RMSNorm kernels a lane owns j = lane + 32 k of its warp's rows; either way it
 // reads dy[j] before writing dx[j] (dx may alias dy) and owns the same slots of the shared gradient
 // accumulator (no synchronisation needed for it until the end). The block size depends only on dim, so the summation
 // order, and with it every bit, depends only on the shapes. sigmoid and silu' are the CPU's own
@@ -39,17 +39,22 @@ void check_dim(const char* what, int dim, int max_dim) {
                                 std::to_string(max_dim));
 }
 
-// one block per row; gate null for plain RMSNorm. X: the type of x and gate, Y: of y.
+// a warp per row, kRmsRowsPerBlock rows a block; gate null for plain RMSNorm. X: the type of x and
+// gate, Y: of y.
+constexpr int kRmsRowsPerBlock = 8;
 template <class X, class Y>
-__global__ void rms_forward_kernel(const X* x, const X* gate, const float* w, Y* y, float* rstd, int dim, float eps) {
-  __shared__ float red[32];
-  const long long base = static_cast<long long>(blockIdx.x) * dim;
+__global__ void rms_forward_kernel(const X* x, const X* gate, const float* w, Y* y, float* rstd, long long rows,
+                                   int dim, float eps) {
+  const long long r = static_cast<long long>(blockIdx.x) * kRmsRowsPerBlock + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const long long base = r * dim;
   float ss = 0.f;
-  for (int j = threadIdx.x; j < dim; j += blockDim.x) ss += load(x, base + j) * load(x, base + j);
-  ss = block_sum(ss, red);
+  for (int j = lane; j < dim; j += 32) ss += load(x, base + j) * load(x, base + j);
+  ss = warp_sum(ss);
   const float rs = 1.f / sqrtf(ss / static_cast<float>(dim) + eps);
-  if (threadIdx.x == 0) rstd[blockIdx.x] = rs;
-  for (int j = threadIdx.x; j < dim; j += blockDim.x) {
+  if (lane == 0) rstd[r] = rs;
+  for (int j = lane; j < dim; j += 32) {
     float v = load(x, base + j) * rs * w[j];
     if (gate) {
       const float g = load(gate, base + j);
@@ -171,8 +176,8 @@ void rms_forward(const Context& ctx, const X* x, const X* gate, const float* w, 
                  int dim, float eps, const char* what) {
   if (rows == 0) return;
   check_dim(what, dim, kMaxRmsDim);
-  rms_forward_kernel<<<static_cast<unsigned>(rows), row_threads(dim), 0, ctx.stream()>>>(x, gate, w, y, rstd, dim,
-                                                                                         eps);
+  rms_forward_kernel<<<blocks_for(rows, kRmsRowsPerBlock), 32 * kRmsRowsPerBlock, 0, ctx.stream()>>>(
+      x, gate, w, y, rstd, rows, dim, eps);
   DB_CUDA_CHECK_LAUNCH();
 }
 

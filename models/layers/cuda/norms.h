@@ -1,9 +1,10 @@
 // norms.h: the row norms on the GPU: RMSNorm, LayerNorm, and the mixers' (gated) per-head RMSNorm.
 //
 // Device halves of models/layers/rmsnorm.h, layernorm.h and head_norm.h, same maths and the same
-// saved quantities (rstd; LayerNorm's xhat). A forward runs one block per row; a backward runs one
-// block per kRowsPerPartial rows (column_sums.h), so each block writes one fixed partial of the
-// parameter gradients and the partials are added in a fixed order: no atomics, the same bits every run.
+// saved quantities (rstd; LayerNorm's xhat). An RMSNorm forward runs a warp per row, a LayerNorm
+// forward a block per row; a backward runs one block per kRowsPerPartial rows (column_sums.h), so
+// each block writes one fixed partial of the parameter gradients and the partials are added in a
+// fixed order: no atomics, the same bits every run.
 // The head norm is the RMSNorm of the [rows*H, V] view with an optional SiLU gate fused in.
 // Plain device pointers, all on ctx's stream. dim (D or V) at most 12000 (RMSNorm, head norm) or 6000
 // (LayerNorm): a backward block keeps its gradient partial in shared memory (std::invalid_argument
