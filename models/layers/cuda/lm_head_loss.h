@@ -4,7 +4,7 @@
 // The head runs only at labelled positions: the final hidden rows with a target are gathered into
 // [M, D], the logits of a block of those rows are one [rows, N] tile, and one block of threads per
 // row turns its logits into the loss, the argmax and (for training) the gradient of the logits, in
-// place. Every sum is a fixed tree or a fixed sequence (no atomics), so the bits are the same on
+// place (or, in bf16 runs, into a bf16 tile). Every sum is a fixed tree or a fixed sequence (no atomics), so the bits are the same on
 // every run. Plain device pointers, queued on the context's stream; this header is compiled by
 // nvcc (C++17) as well as by the host compiler.
 // Shapes: M labelled rows, D width, N vocabulary, n = B*T positions of the final hidden state.
@@ -21,7 +21,8 @@ namespace db::cuda {
 //   argmax[r] = the first index of the largest logit (Eigen's maxCoeff, the CPU's rule); null to skip
 //   row_loss[r] = log(sum exp(z - max)) - (z[target] - max)  (the sum in float, the rest in double)
 // and when grad_scale != 0 the tile is overwritten with grad_scale * (softmax(z) - onehot(target)),
-// the gradient of grad_scale * sum(loss). targets [rows] must lie in [0, N) (the host checks them).
+// the gradient of grad_scale * sum(loss); when grad_scale is 0 the tile is scratch afterwards.
+// targets [rows] must lie in [0, N) (the host checks them).
 void head_softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
                                 const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale);
 // the same, the gradient written rounded to bf16 into dlogits [rows, N] instead (bf16 runs: the
