@@ -40,7 +40,7 @@ class GpuShortConv : public GpuModule {
   ActivationBuffer x_;            // [B, T, C]
   ActivationBuffer z_;            // [B, T, C] pre-activation (with SiLU)
   DeviceBuffer<float> dz_;        // [B, T, C] gradient at the pre-activation (with SiLU)
-  DeviceBuffer<float> partials_;  // [partial_count(B*T), C*W]
+  DeviceBuffer<float> partials_;  // [ceil(B*T / kShortConvRowsPerPartial), C*W]
 };
 
 }  // namespace db::cuda

@@ -3,6 +3,7 @@
 #include "models/layers/cuda/lm_head_loss.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "models/cuda/activation_io.cuh"
 #include "models/cuda/reduce.cuh"
@@ -19,19 +20,54 @@ __device__ __forceinline__ void keep_first_max(float& v, int& i, float ov, int o
   if (ov > v || (ov == v && oi < i)) v = ov, i = oi;
 }
 
+// kVec consecutive columns, starting at column g * kVec, as one load or store (16 or 8 bytes for 4
+// columns): the row's loads and stores are the kernel's whole cost, and wide ones keep more bytes in
+// flight per instruction
+template <int kVec>
+__device__ __forceinline__ void load_columns(const float* p, int g, float (&v)[kVec]) {
+  if constexpr (kVec == 4) {
+    const float4 t = reinterpret_cast<const float4*>(p)[g];
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  } else {
+    v[0] = p[g];
+  }
+}
+template <int kVec>
+__device__ __forceinline__ void store_columns(float* p, int g, const float (&v)[kVec]) {
+  if constexpr (kVec == 4)
+    reinterpret_cast<float4*>(p)[g] = make_float4(v[0], v[1], v[2], v[3]);
+  else
+    p[g] = v[0];
+}
+template <int kVec>
+__device__ __forceinline__ void store_columns(bf16* p, int g, const float (&v)[kVec]) {
+  if constexpr (kVec == 4) {
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(v[0], v[1]), hi = __floats2bfloat162_rn(v[2], v[3]);
+    uint2 packed;
+    packed.x = *reinterpret_cast<const unsigned*>(&lo);
+    packed.y = *reinterpret_cast<const unsigned*>(&hi);
+    reinterpret_cast<uint2*>(p)[g] = packed;
+  } else {
+    store(p, g, v[0]);
+  }
+}
+
 // Block per row of the tile. The row is read from global memory once: with kStaged it is kept in
 // dynamic shared memory (N floats) for the three passes, otherwise the passes re-read it from the
-// tile (it stays in L2 between them). Pass 2 keeps each exp(z - max) in place of z for pass 3. The
-// arithmetic is the same either way, so both give the same bits. dlogits [rows, N] is the tile
-// itself (fp32, in place) or a separate bf16 tile; the tile's logits are scratch after the call.
-template <bool kStaged, class D>
+// tile (it stays in L2 between them). Thread t takes the column groups t, t + blockDim, ... of kVec
+// columns each (kVec divides N), in increasing order. Pass 2 keeps each exp(z - max) in place of z
+// for pass 3. dlogits [rows, N] is the tile itself (fp32, in place) or a separate bf16 tile; the
+// tile's logits are scratch after the call.
+template <bool kStaged, int kVec, class D>
 __global__ void __launch_bounds__(kRowThreads)
     softmax_cross_entropy_rows(float* logits, const float* bias, int N, const int32_t* targets, int32_t* argmax,
                                double* row_loss, float grad_scale, D* dlogits) {
-  extern __shared__ float staged[];
+  extern __shared__ float4 staged_storage[];
+  float* staged = reinterpret_cast<float*>(staged_storage);
   __shared__ float shared_value[32], shared_sum[32];
   __shared__ int shared_index[32];
   const int r = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  const int groups = N / kVec;
   float* row = logits + static_cast<long long>(r) * N;
   float* z = kStaged ? staged : row;
 
@@ -40,11 +76,15 @@ __global__ void __launch_bounds__(kRowThreads)
   int best_index = N;  // above every real index, so a real -inf logit still wins a tie with it
   // unrolled so that several loads are in flight before the first comparison waits on one
 #pragma unroll 8
-  for (int j = threadIdx.x; j < N; j += blockDim.x) {
-    float v = row[j];
-    if (bias) v += bias[j];
-    if (kStaged || bias) z[j] = v;
-    if (v > best) best = v, best_index = j;
+  for (int g = threadIdx.x; g < groups; g += blockDim.x) {
+    float v[kVec];
+    load_columns<kVec>(row, g, v);
+#pragma unroll
+    for (int c = 0; c < kVec; ++c) {
+      if (bias) v[c] += bias[g * kVec + c];
+      if (v[c] > best) best = v[c], best_index = g * kVec + c;
+    }
+    if (kStaged || bias) store_columns<kVec>(z, g, v);
   }
   for (int offset = 16; offset > 0; offset >>= 1)
     keep_first_max(best, best_index, __shfl_xor_sync(0xffffffffu, best, offset),
@@ -64,10 +104,15 @@ __global__ void __launch_bounds__(kRowThreads)
 
   // pass 2: the softmax denominator; each exp is kept in z for pass 3
   float s = 0.f;
-  for (int j = threadIdx.x; j < N; j += blockDim.x) {
-    const float e = expf(z[j] - zmax);
-    z[j] = e;
-    s += e;
+  for (int g = threadIdx.x; g < groups; g += blockDim.x) {
+    float e[kVec];
+    load_columns<kVec>(z, g, e);
+#pragma unroll
+    for (int c = 0; c < kVec; ++c) {
+      e[c] = expf(e[c] - zmax);
+      s += e[c];
+    }
+    store_columns<kVec>(z, g, e);
   }
   const float sum = block_sum(s, shared_sum);
 
@@ -79,10 +124,15 @@ __global__ void __launch_bounds__(kRowThreads)
   if (grad_scale != 0.f) {
     const float scale = static_cast<float>(static_cast<double>(grad_scale) / static_cast<double>(sum));
     D* out = dlogits + static_cast<long long>(r) * N;
-    for (int j = threadIdx.x; j < N; j += blockDim.x) {
-      float g = z[j] * scale;
-      if (j == y) g -= grad_scale;
-      store(out, j, g);
+    for (int g = threadIdx.x; g < groups; g += blockDim.x) {
+      float d[kVec];
+      load_columns<kVec>(z, g, d);
+#pragma unroll
+      for (int c = 0; c < kVec; ++c) {
+        d[c] *= scale;
+        if (g * kVec + c == y) d[c] -= grad_scale;
+      }
+      store_columns<kVec>(out, g, d);
     }
   }
 }
@@ -90,17 +140,31 @@ __global__ void __launch_bounds__(kRowThreads)
 // a row of this many floats or fewer is staged in shared memory (the default 48 KiB per block)
 constexpr int kMaxStagedRow = 48 * 1024 / sizeof(float) - 3 * 32;
 
+template <bool kStaged, int kVec, class D>
+void launch_rows(const Context& ctx, float* logits, const float* bias, int rows, int N, const int32_t* targets,
+                 int32_t* argmax, double* row_loss, float grad_scale, D* dlogits) {
+  const size_t shared_bytes = kStaged ? N * sizeof(float) : 0;
+  softmax_cross_entropy_rows<kStaged, kVec><<<rows, kRowThreads, shared_bytes, ctx.stream()>>>(
+      logits, bias, N, targets, argmax, row_loss, grad_scale, dlogits);
+  DB_CUDA_CHECK_LAUNCH();
+}
+
 template <class D>
 void softmax_cross_entropy(const Context& ctx, float* logits, const float* bias, int rows, int N,
                            const int32_t* targets, int32_t* argmax, double* row_loss, float grad_scale, D* dlogits) {
   if (rows == 0 || N == 0) return;
-  if (N <= kMaxStagedRow)
-    softmax_cross_entropy_rows<true><<<rows, kRowThreads, N * sizeof(float), ctx.stream()>>>(
-        logits, bias, N, targets, argmax, row_loss, grad_scale, dlogits);
+  // 4-column groups need every row to start on a group boundary: N a multiple of 4, tiles aligned
+  const auto aligned = [](const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; };
+  const bool wide = N % 4 == 0 && aligned(logits, 16) && aligned(dlogits, 4 * sizeof(D));
+  const bool staged = N <= kMaxStagedRow;
+  if (staged && wide)
+    launch_rows<true, 4>(ctx, logits, bias, rows, N, targets, argmax, row_loss, grad_scale, dlogits);
+  else if (staged)
+    launch_rows<true, 1>(ctx, logits, bias, rows, N, targets, argmax, row_loss, grad_scale, dlogits);
+  else if (wide)
+    launch_rows<false, 4>(ctx, logits, bias, rows, N, targets, argmax, row_loss, grad_scale, dlogits);
   else
-    softmax_cross_entropy_rows<false><<<rows, kRowThreads, 0, ctx.stream()>>>(logits, bias, N, targets, argmax,
-                                                                             row_loss, grad_scale, dlogits);
-  DB_CUDA_CHECK_LAUNCH();
+    launch_rows<false, 1>(ctx, logits, bias, rows, N, targets, argmax, row_loss, grad_scale, dlogits);
 }
 
 __device__ __forceinline__ double warp_sum_double(double v) {
@@ -109,10 +173,13 @@ __device__ __forceinline__ double warp_sum_double(double v) {
 }
 
 // one block: thread t sums rows t, t + blockDim, ... in order, then a fixed tree over the threads
-__global__ void __launch_bounds__(kRowThreads) sum_losses(const double* row_loss, long long M, double* total) {
+__global__ void __launch_bounds__(kRowThreads) sum_losses(const double* __restrict__ row_loss, long long M,
+                                                          double* __restrict__ total) {
   __shared__ double shared[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   double s = 0.0;
+  // unrolled so that a thread's loads are in flight together; the additions keep their order
+#pragma unroll 16
   for (long long i = threadIdx.x; i < M; i += blockDim.x) s += row_loss[i];
   s = warp_sum_double(s);
   if (lane == 0) shared[warp] = s;

@@ -69,18 +69,19 @@ __global__ void conv_backward_input_kernel(const float* w, const float* dz, floa
   dx[e] = acc;
 }
 
-// One thread per (row block blockIdx.y, channel c), for all W taps of c: partials [blocks, C*W] in
-// the weight's layout. It walks the block's rows once, keeping x[r-W+1 .. r] of its channel in
-// registers, so a warp reads 32 neighbouring channels of a row at a time; tap i sums over rows in
-// increasing order.
+// One thread per (run of kShortConvRowsPerPartial rows blockIdx.y, channel c), for all W taps of c:
+// partials [runs, C*W] in the weight's layout. It walks the run's rows once, keeping x[r-W+1 .. r]
+// of its channel in registers, so a warp reads 32 neighbouring channels of a row at a time; tap i
+// sums over rows in increasing order. The walk is unrolled in full, so all its loads are in flight
+// at once.
 constexpr int kMaxTaps = kMaxShortConvTaps;
 template <class A>
 __global__ void conv_backward_weight_kernel(const A* x, const float* dz, float* partials, long long rows, int T, int C,
                                             int W) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  const long long r0 = static_cast<long long>(blockIdx.y) * kRowsPerPartial;
-  const long long r1 = min(rows, r0 + kRowsPerPartial);
+  const long long r0 = static_cast<long long>(blockIdx.y) * kShortConvRowsPerPartial;
+  const int t0 = static_cast<int>(r0 % T);
   // at row r: window[s] = x[r - s, c], and acc[s] sums dz[r, c] x[r - s, c], the gradient of tap W-1-s
   float window[kMaxTaps], acc[kMaxTaps];
 #pragma unroll
@@ -88,17 +89,19 @@ __global__ void conv_backward_weight_kernel(const A* x, const float* dz, float* 
     window[s] = s + 1 < W && r0 - 1 - s >= 0 ? load(x, (r0 - 1 - s) * C + c) : 0.f;  // as after row r0 - 1
     acc[s] = 0.f;
   }
-  // unrolled so that several rows' loads are in flight at once
-#pragma unroll 8
-  for (long long r = r0; r < r1; ++r) {
 #pragma unroll
-    for (int s = kMaxTaps - 1; s > 0; --s) window[s] = window[s - 1];
-    window[0] = load(x, r * C + c);
-    const float g = dz[r * C + c];
-    const int t = static_cast<int>(r % T);
+  for (int i = 0; i < kShortConvRowsPerPartial; ++i) {
+    const long long r = r0 + i;
+    if (r < rows) {
 #pragma unroll
-    for (int s = 0; s < kMaxTaps; ++s)
-      if (s < W && t >= s) acc[s] += g * window[s];
+      for (int s = kMaxTaps - 1; s > 0; --s) window[s] = window[s - 1];
+      window[0] = load(x, r * C + c);
+      const float g = dz[r * C + c];
+      const int t = (t0 + i) % T;
+#pragma unroll
+      for (int s = 0; s < kMaxTaps; ++s)
+        if (s < W && t >= s) acc[s] += g * window[s];
+    }
   }
   float* out = partials + static_cast<long long>(blockIdx.y) * C * W + static_cast<long long>(c) * W;
 #pragma unroll
@@ -139,9 +142,11 @@ void short_conv_backward_impl(const Context& ctx, const A* x, const float* w, co
   if (W > kMaxTaps)
     throw std::invalid_argument("short_conv_backward: kernel size " + std::to_string(W) + " above " +
                                 std::to_string(kMaxTaps));
-  const int count = partial_count(rows), taps = C * W;
+  const int count = static_cast<int>((rows + kShortConvRowsPerPartial - 1) / kShortConvRowsPerPartial), taps = C * W;
   float* part = partials.resize(static_cast<size_t>(count) * taps);
-  conv_backward_weight_kernel<<<dim3(blocks_for(C), count), kThreads, 0, ctx.stream()>>>(x, g, part, rows, T, C, W);
+  const int threads = channel_threads(C);
+  conv_backward_weight_kernel<<<dim3((C + threads - 1) / threads, count), threads, 0, ctx.stream()>>>(x, g, part, rows,
+                                                                                                     T, C, W);
   DB_CUDA_CHECK_LAUNCH();
   add_partial_sums(ctx, part, count, taps, dw);
 }
