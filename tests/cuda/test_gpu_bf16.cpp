@@ -24,12 +24,13 @@
 #include "models/layers/cuda/short_conv.h"
 #include "models/layers/cuda/swiglu.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db::cuda {
 namespace {
 
-#define SKIP_WITHOUT_GPU() \
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible"
+using test::to_device;
+using test::to_host;
 
 constexpr double kSameArithmetic = 1e-6;
 
@@ -42,8 +43,7 @@ struct Pair {
 Pair random_pair(const Context& ctx, size_t n, Rng& rng, double scale = 1.0) {
   std::vector<float> host(n);
   for (auto& v : host) v = static_cast<float>(rng.normal() * scale);
-  DeviceBuffer<float> raw(n);
-  upload(host.data(), raw.data(), n, ctx.stream());
+  const DeviceBuffer<float> raw = to_device(ctx, host);
   Pair p;
   p.b.resize(n), p.f.resize(n);
   round_to_bf16(ctx, raw.data(), p.b.data(), n);
@@ -54,22 +54,14 @@ Pair random_pair(const Context& ctx, size_t n, Rng& rng, double scale = 1.0) {
 DeviceBuffer<float> random_floats(const Context& ctx, size_t n, Rng& rng, double scale = 1.0, double mean = 0.0) {
   std::vector<float> host(n);
   for (auto& v : host) v = static_cast<float>(mean + rng.normal() * scale);
-  DeviceBuffer<float> d(n);
-  upload(host.data(), d.data(), n, ctx.stream());
-  return d;
+  return to_device(ctx, host);
 }
 
-std::vector<float> host_of(const Context& ctx, const float* device, size_t n) {
-  std::vector<float> h(n);
-  download(device, h.data(), n, ctx.stream());
-  ctx.synchronize();
-  return h;
-}
-
+// a bf16 buffer widened to fp32, as host floats
 std::vector<float> host_of(const Context& ctx, const bf16* device, size_t n) {
   DeviceBuffer<float> wide(n);
   widen_to_fp32(ctx, device, wide.data(), n);
-  return host_of(ctx, wide.data(), n);
+  return to_host(ctx, wide.data(), n);
 }
 
 // the fp32 buffer rounded to bf16, as host floats
@@ -86,8 +78,7 @@ TEST(Bf16Storage, RoundingIsToNearestEvenAndWideningExact) {
   // 1 + 3 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: ties to even gives 1 + 2^-6
   const std::vector<float> in = {1.f + 0x1p-8f, 1.f + 3 * 0x1p-8f, 1.f + 0x1p-7f, -2.5f, 0.f};
   const std::vector<float> expected = {1.f, 1.f + 0x1p-6f, 1.f + 0x1p-7f, -2.5f, 0.f};
-  DeviceBuffer<float> d(in.size());
-  upload(in.data(), d.data(), in.size(), ctx.stream());
+  const DeviceBuffer<float> d = to_device(ctx, in);
   EXPECT_EQ(rounded(ctx, d.data(), in.size()), expected);
 }
 
@@ -105,14 +96,14 @@ TEST(Bf16Kernels, SwigluAndSiluComputeWhatTheFp32FormsComputeFromTheSameValues) 
   EXPECT_EQ(host_of(ctx, h16.data(), n), rounded(ctx, h32.data(), n)) << "h is the fp32 h rounded";
   swiglu_backward(ctx, g.f.data(), u.f.data(), dh.data(), dg32.data(), du32.data(), n);
   swiglu_backward(ctx, g.b.data(), u.b.data(), dh.data(), dg16.data(), du16.data(), n);
-  EXPECT_LE(test::relative_rms(host_of(ctx, dg16.data(), n), host_of(ctx, dg32.data(), n)), kSameArithmetic);
-  EXPECT_LE(test::relative_rms(host_of(ctx, du16.data(), n), host_of(ctx, du32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, dg16.data(), n), to_host(ctx, dg32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, du16.data(), n), to_host(ctx, du32.data(), n)), kSameArithmetic);
   silu_forward(ctx, g.f.data(), y32.data(), n);
   silu_forward(ctx, g.b.data(), y16.data(), n);
-  EXPECT_LE(test::relative_rms(host_of(ctx, y16.data(), n), host_of(ctx, y32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, y16.data(), n), to_host(ctx, y32.data(), n)), kSameArithmetic);
   silu_backward(ctx, g.f.data(), dh.data(), dx32.data(), n);
   silu_backward(ctx, g.b.data(), dh.data(), dx16.data(), n);
-  EXPECT_LE(test::relative_rms(host_of(ctx, dx16.data(), n), host_of(ctx, dx32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, dx16.data(), n), to_host(ctx, dx32.data(), n)), kSameArithmetic);
 }
 
 TEST(Bf16Kernels, ShortConvReadsItsStoredInputAndPreActivationAsFp32Would) {
@@ -133,15 +124,15 @@ TEST(Bf16Kernels, ShortConvReadsItsStoredInputAndPreActivationAsFp32Would) {
   short_conv_forward(ctx, x.f.data(), w.data(), y32.data(), z32.data(), B, T, C, W, true);
   EXPECT_EQ(host_of(ctx, z16.data(), n), rounded(ctx, z32.data(), n)) << "z is the fp32 z rounded";
   silu_forward(ctx, z_stored.data(), y32.data(), static_cast<long long>(n));
-  EXPECT_LE(test::relative_rms(host_of(ctx, y16.data(), n), host_of(ctx, y32.data(), n)), kSameArithmetic)
+  EXPECT_LE(test::relative_rms(to_host(ctx, y16.data(), n), to_host(ctx, y32.data(), n)), kSameArithmetic)
       << "y is silu of the stored z";
   dw32.zero(ctx.stream()), dw16.zero(ctx.stream());
   short_conv_backward(ctx, x.f.data(), w.data(), z_stored.data(), dy.data(), dx32.data(), dw32.data(), B, T, C, W,
                       true, dz, partials);
   short_conv_backward(ctx, x.b.data(), w.data(), z16.data(), dy.data(), dx16.data(), dw16.data(), B, T, C, W, true,
                       dz, partials);
-  EXPECT_LE(test::relative_rms(host_of(ctx, dx16.data(), n), host_of(ctx, dx32.data(), n)), kSameArithmetic);
-  EXPECT_LE(test::relative_rms(host_of(ctx, dw16.data(), size_t(C) * W), host_of(ctx, dw32.data(), size_t(C) * W)),
+  EXPECT_LE(test::relative_rms(to_host(ctx, dx16.data(), n), to_host(ctx, dx32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, dw16.data(), size_t(C) * W), to_host(ctx, dw32.data(), size_t(C) * W)),
             kSameArithmetic);
 }
 
@@ -159,15 +150,15 @@ TEST(Bf16Kernels, HeadNormReadsStoredOAndGateAndStoresItsOutputRounded) {
   head_norm_forward(ctx, o.f.data(), gate.f.data(), w.data(), y32.data(), rstd32.data(), rows, V, 1e-5f);
   head_norm_forward(ctx, o.b.data(), gate.b.data(), w.data(), y16.data(), rstd16.data(), rows, V, 1e-5f);
   EXPECT_EQ(host_of(ctx, y16.data(), n), rounded(ctx, y32.data(), n));
-  EXPECT_LE(test::relative_rms(host_of(ctx, rstd16.data(), rows), host_of(ctx, rstd32.data(), rows)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, rstd16.data(), rows), to_host(ctx, rstd32.data(), rows)), kSameArithmetic);
   dw32.zero(ctx.stream()), dw16.zero(ctx.stream());
   head_norm_backward(ctx, o.f.data(), gate.f.data(), w.data(), rstd32.data(), dy.data(), do32.data(), dg32.data(),
                      dw32.data(), rows, V, part);
   head_norm_backward(ctx, o.b.data(), gate.b.data(), w.data(), rstd16.data(), dy.data(), do16.data(), dg16.data(),
                      dw16.data(), rows, V, part);
-  EXPECT_LE(test::relative_rms(host_of(ctx, do16.data(), n), host_of(ctx, do32.data(), n)), kSameArithmetic);
-  EXPECT_LE(test::relative_rms(host_of(ctx, dg16.data(), n), host_of(ctx, dg32.data(), n)), kSameArithmetic);
-  EXPECT_LE(test::relative_rms(host_of(ctx, dw16.data(), V), host_of(ctx, dw32.data(), V)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, do16.data(), n), to_host(ctx, do32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, dg16.data(), n), to_host(ctx, dg32.data(), n)), kSameArithmetic);
+  EXPECT_LE(test::relative_rms(to_host(ctx, dw16.data(), V), to_host(ctx, dw32.data(), V)), kSameArithmetic);
 }
 
 // In a bf16 run a GEMM given bf16 operands computes what it computes from fp32 operands it rounds
@@ -188,8 +179,8 @@ TEST(Bf16Gemm, Bf16OperandsAreTheRoundedFp32OnesAndABf16OutputIsTheRoundedResult
                  in, out);
   linear_forward(ctx, static_cast<const bf16*>(x16.data()), static_cast<const bf16*>(w16.data()), from_bf16.data(),
                  rows, in, out);
-  const std::vector<float> a = host_of(ctx, from_fp32.data(), from_fp32.size());
-  EXPECT_EQ(a, host_of(ctx, from_bf16.data(), from_bf16.size()));
+  const std::vector<float> a = to_host(ctx, from_fp32.data(), from_fp32.size());
+  EXPECT_EQ(a, to_host(ctx, from_bf16.data(), from_bf16.size()));
   linear_forward(ctx, static_cast<const bf16*>(x16.data()), static_cast<const bf16*>(w16.data()), y16.data(), rows,
                  in, out);
   const std::vector<float> b = host_of(ctx, y16.data(), y16.size());
@@ -201,7 +192,7 @@ TEST(Bf16Gemm, Bf16OperandsAreTheRoundedFp32OnesAndABf16OutputIsTheRoundedResult
   DeviceBuffer<float> exact(size_t(rows) * out);
   linear_forward(fp32, static_cast<const float*>(x.data()), static_cast<const float*>(w.data()), exact.data(), rows, in,
                  out);
-  EXPECT_GT(test::relative_rms(a, host_of(fp32, exact.data(), exact.size())), 1e-4);
+  EXPECT_GT(test::relative_rms(a, to_host(fp32, exact.data(), exact.size())), 1e-4);
 }
 
 // The head in a bf16 run reads bf16 operands and writes dlogits as bf16 for its GEMMs; against the
@@ -219,9 +210,7 @@ TEST(Bf16Head, StaysWithinBf16RoundingOfTheFp32Head) {
     DeviceBuffer<float> bias = random_floats(setup, N, rng, 0.5);
     std::vector<int32_t> targets(M);
     for (auto& t : targets) t = static_cast<int32_t>(rng.below(N));
-    DeviceBuffer<int32_t> d_targets(M);
-    upload(targets.data(), d_targets.data(), M, setup.stream());
-    setup.synchronize();
+    const DeviceBuffer<int32_t> d_targets = to_device(setup, targets);
     for (const bool with_bias : {true, false})
       for (const int row_block : {GpuLmHeadLoss::kMaxRowBlock, 16}) {
         SCOPED_TRACE(testing::Message() << "N " << N << " bias " << with_bias << " row block " << row_block);
@@ -238,8 +227,8 @@ TEST(Bf16Head, StaysWithinBf16RoundingOfTheFp32Head) {
           head.forward(static_cast<const float*>(hidden.data()), M, D, static_cast<const float*>(weight.data()),
                        with_bias ? bias.data() : nullptr, N, d_targets.data(), nullptr, 1.f / M);
           const float* dh = head.backward(dweight.data(), with_bias ? dbias.data() : nullptr);
-          return Out{head.loss_sum(), host_of(ctx, dh, size_t(M) * D), host_of(ctx, dweight.data(), dweight.size()),
-                     host_of(ctx, dbias.data(), N)};
+          return Out{head.loss_sum(), to_host(ctx, dh, size_t(M) * D), to_host(ctx, dweight.data(), dweight.size()),
+                     to_host(ctx, dbias.data(), N)};
         };
         const Out f = run(Precision::fp32), b = run(Precision::bf16);
         EXPECT_LE(std::abs(b.loss - f.loss) / std::abs(f.loss), 1e-2);

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -26,11 +25,15 @@
 #include "models/kernels/gated_delta_rule.h"
 #include "tests/common/random_inputs.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db {
 namespace {
 
 using test::relative_rms;
+using test::same_bits;
+using test::to_device;
+using test::to_host;
 using Buf = std::vector<float>;
 
 constexpr double kTolerance = 1e-5;
@@ -114,13 +117,6 @@ cuda::Context& context() {
   return *ctx;
 }
 
-template <class T>
-cuda::DeviceBuffer<T> to_device(const std::vector<T>& host, cudaStream_t stream) {
-  cuda::DeviceBuffer<T> b(host.size());
-  cuda::upload(host.data(), b.data(), host.size(), stream);
-  return b;
-}
-
 void fill_nan(cuda::DeviceBuffer<float>& b, cudaStream_t stream) {
   if (b.size()) DB_CUDA_CHECK(cudaMemsetAsync(b.data(), 0xff, b.bytes(), stream));
 }
@@ -131,9 +127,9 @@ Result run_gpu(const Data& d, cuda::GpuDeltaRuleWorkspace& ws, int passes = 1) {
   const cudaStream_t stream = ctx.stream();
   const Case& c = d.c;
   Result r = empty_result(d);
-  auto q = to_device(d.q, stream), k = to_device(d.k, stream), v = to_device(d.v, stream);
-  auto beta = to_device(d.beta, stream), g = to_device(d.g, stream), h0 = to_device(d.h0, stream);
-  auto d_o = to_device(d.d_o, stream), dht = to_device(d.dht, stream);
+  auto q = to_device(ctx, d.q), k = to_device(ctx, d.k), v = to_device(ctx, d.v);
+  auto beta = to_device(ctx, d.beta), g = to_device(ctx, d.g), h0 = to_device(ctx, d.h0);
+  auto d_o = to_device(ctx, d.d_o), dht = to_device(ctx, d.dht);
   cuda::DeviceBuffer<float> o(r.o.size()), ht(r.ht.size()), dq(r.dq.size()), dk(r.dk.size()), dv(r.dv.size()),
       dbeta(r.dbeta.size()), dg(r.dg.size()), dh0(r.dh0.size());
 
@@ -149,15 +145,9 @@ Result run_gpu(const Data& d, cuda::GpuDeltaRuleWorkspace& ws, int passes = 1) {
     cuda::gated_delta_rule_forward(ctx, in, o.data(), ht.data(), ws);
     cuda::gated_delta_rule_backward(ctx, in, d_o.data(), c.with_dht ? dht.data() : nullptr, grads, ws);
   }
-  cuda::download(o.data(), r.o.data(), r.o.size(), stream);
-  cuda::download(ht.data(), r.ht.data(), r.ht.size(), stream);
-  cuda::download(dq.data(), r.dq.data(), r.dq.size(), stream);
-  cuda::download(dk.data(), r.dk.data(), r.dk.size(), stream);
-  cuda::download(dv.data(), r.dv.data(), r.dv.size(), stream);
-  cuda::download(dbeta.data(), r.dbeta.data(), r.dbeta.size(), stream);
-  if (c.gated) cuda::download(dg.data(), r.dg.data(), r.dg.size(), stream);
-  cuda::download(dh0.data(), r.dh0.data(), r.dh0.size(), stream);
-  ctx.synchronize();
+  r.o = to_host(ctx, o), r.ht = to_host(ctx, ht), r.dq = to_host(ctx, dq), r.dk = to_host(ctx, dk);
+  r.dv = to_host(ctx, dv), r.dbeta = to_host(ctx, dbeta), r.dh0 = to_host(ctx, dh0);
+  if (c.gated) r.dg = to_host(ctx, dg);  // else the zeros of empty_result
   return r;
 }
 
@@ -184,8 +174,6 @@ void expect_close(const Result& got, const Result& ref, const Case& c) {
   EXPECT_LE(relative_rms(got.dh0, ref.dh0), kTolerance) << "dh0";
 }
 
-bool no_gpu() { return cuda::device_count() == 0; }
-
 uint64_t seed_of(const Case& c) {
   return 7000 + 131 * static_cast<uint64_t>(c.T) + 17 * c.n_h + 5 * c.K + c.V + (c.gated ? 1 : 0);
 }
@@ -199,7 +187,7 @@ cuda::GpuDeltaRuleWorkspace& shared_workspace() {
 class GpuGatedDeltaRule : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuGatedDeltaRule, MatchesCpuChunkKernel) {
-  if (no_gpu()) GTEST_SKIP() << "no CUDA device";
+  SKIP_WITHOUT_GPU();
   const Case c = GetParam();
   const Data d = make_data(c, seed_of(c));
   expect_close(run_gpu(d, shared_workspace()), run_cpu(d), c);
@@ -231,13 +219,9 @@ INSTANTIATE_TEST_SUITE_P(Main, GpuGatedDeltaRule, ::testing::ValuesIn(main_cases
 INSTANTIATE_TEST_SUITE_P(Shapes, GpuGatedDeltaRule, ::testing::ValuesIn(shape_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return case_name(info.param); });
 
-bool same_bits(const Buf& a, const Buf& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-}
-
 // two runs (a fresh workspace, then a reused one after two passes) give the same bits
 TEST(GpuGatedDeltaRuleDeterminism, SameBitsEveryRun) {
-  if (no_gpu()) GTEST_SKIP() << "no CUDA device";
+  SKIP_WITHOUT_GPU();
   for (const Case& c : {Case{300, 2, true, true, true, true, 64, 64}, Case{257, 1, false, true, true, true, 32, 32}}) {
     SCOPED_TRACE(case_name(c));
     const Data d = make_data(c, 99);
@@ -257,7 +241,7 @@ TEST(GpuGatedDeltaRuleDeterminism, SameBitsEveryRun) {
 
 // a workspace that has seen one shape allocates nothing for it again
 TEST(GpuGatedDeltaRuleWorkspace, GrowsOnlyOnce) {
-  if (no_gpu()) GTEST_SKIP() << "no CUDA device";
+  SKIP_WITHOUT_GPU();
   const Case c{100, 2, true, false, true, true, 64, 64};
   const Data d = make_data(c, 5);
   cuda::GpuDeltaRuleWorkspace ws;
@@ -274,7 +258,7 @@ TEST(GpuGatedDeltaRuleWorkspace, GrowsOnlyOnce) {
 
 // the backward refuses a workspace that holds another shape's forward
 TEST(GpuGatedDeltaRuleWorkspace, BackwardChecksTheForward) {
-  if (no_gpu()) GTEST_SKIP() << "no CUDA device";
+  SKIP_WITHOUT_GPU();
   cuda::GpuDeltaRuleWorkspace ws;
   cuda::GpuDeltaRuleInputs in;
   in.S = 1, in.T = 4, in.K = 8, in.V = 8;

@@ -26,14 +26,15 @@
 #include "models/optim/adamw.h"
 #include "models/optim/cuda/gpu_adamw.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db::cuda {
 namespace {
 
 using db::test::relative_rms;
-
-#define SKIP_WITHOUT_GPU() \
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible"
+using db::test::same_bits;
+using db::test::to_device;
+using db::test::to_host;
 
 constexpr double kTolerance = 1e-5;
 
@@ -41,31 +42,6 @@ std::vector<float> random_floats(size_t n, Rng& rng, double scale = 1.0) {
   std::vector<float> v(n);
   for (auto& x : v) x = static_cast<float>(rng.normal() * scale);
   return v;
-}
-
-template <class T>
-DeviceBuffer<T> to_device(const Context& ctx, const T* host, size_t n) {
-  DeviceBuffer<T> d(n);
-  upload(host, d.data(), n, ctx.stream());
-  ctx.synchronize();
-  return d;
-}
-template <class Vec>
-auto to_device(const Context& ctx, const Vec& host) {
-  return to_device(ctx, host.data(), host.size());
-}
-
-template <class T>
-std::vector<T> to_host(const Context& ctx, const T* device, size_t n) {
-  std::vector<T> h(n);
-  download(device, h.data(), n, ctx.stream());
-  ctx.synchronize();
-  return h;
-}
-
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // ids [B*T]: the first half from a handful of ids, so runs span several 64-entry sort chunks
@@ -183,7 +159,8 @@ struct HeadCase {
   }
 };
 
-// N 1000 keeps a row in shared memory, N 13001 is above kMaxStagedRow and re-reads it (lm_head_loss.cu)
+// N 1000 and 999 keep a row in shared memory, N 13000 and 13001 are above kMaxStagedRow and re-read
+// it; 1000 and 13000 are read in groups of 4 columns, 999 and 13001 column by column (lm_head_loss.cu)
 class GpuLmHeadLossVocab : public ::testing::TestWithParam<int> {};
 
 TEST_P(GpuLmHeadLossVocab, LossArgmaxAndGradientsMatchTheCpuInOneAndSeveralBlocks) {
@@ -225,7 +202,7 @@ TEST_P(GpuLmHeadLossVocab, LossArgmaxAndGradientsMatchTheCpuInOneAndSeveralBlock
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabularies, GpuLmHeadLossVocab, ::testing::Values(1000, 13001));
+INSTANTIATE_TEST_SUITE_P(Vocabularies, GpuLmHeadLossVocab, ::testing::Values(1000, 999, 13000, 13001));
 
 TEST(GpuLmHeadLoss, ForwardWithoutGradientLeavesNothingForBackward) {
   SKIP_WITHOUT_GPU();
@@ -253,7 +230,7 @@ TEST(GpuLmHeadLoss, ArgmaxTiesGoToTheFirstIndexAsOnTheCpu) {
   Context ctx;
   const int N = 700, rows = 3;
   std::vector<float> logits(size_t(rows) * N, 0.f);
-  for (int j : {650, 17, 300}) logits[j] = 5.f;                   // row 0: three equal maxima
+  for (int j : {650, 18, 17, 300}) logits[j] = 5.f;               // row 0: four equal maxima, two in one column group
   for (int j : {699, 512}) logits[size_t(2) * N + j] = -1.f;      // row 2: all equal but two
   const std::vector<int32_t> targets = {1, 2, 3};
   std::vector<int32_t> cpu_argmax(rows);

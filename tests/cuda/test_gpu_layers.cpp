@@ -12,7 +12,6 @@
 // Shapes: B batch, T time, D width, H heads, K/V head dims, F MLP hidden size, C channels, W taps.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -40,12 +39,14 @@
 #include "models/numerics/activations.h"
 #include "tests/common/gradcheck_wrappers.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db::cuda {
 namespace {
 
-#define SKIP_WITHOUT_GPU() \
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible"
+using test::same_bits;
+using test::to_device;
+using test::to_host;
 
 constexpr double kTolerance = 1e-5;
 
@@ -58,19 +59,6 @@ std::vector<float> randn(size_t n, Rng& rng, double std = 1.0, double mean = 0.0
 // overwrite a parameter's initial values (norm weights start at ones, projections at std 0.02)
 void fill_normal(Param& p, Rng& rng, double mean, double std) {
   for (size_t i = 0; i < p.size(); ++i) p.data()[i] = static_cast<float>(mean + rng.normal() * std);
-}
-
-DeviceBuffer<float> to_device(const Context& ctx, const std::vector<float>& host) {
-  DeviceBuffer<float> d(host.size());
-  upload(host.data(), d.data(), host.size(), ctx.stream());
-  return d;
-}
-
-std::vector<float> to_host(const Context& ctx, const float* device, size_t n) {
-  std::vector<float> h(n);
-  download(device, h.data(), n, ctx.stream());
-  ctx.synchronize();
-  return h;
 }
 
 // dst [rows, width] (row stride dst_stride) = src [rows, width] (row stride src_stride)
@@ -222,10 +210,6 @@ void expect_matches_cpu(Case& c, int B, int T, uint64_t seed) {
     const std::span<const float> ref(grads.data() + p.offset, p.size), mine(got.grads.data() + p.offset, p.size);
     EXPECT_LE(test::relative_rms(mine, ref), kTolerance) << "gradient of " << p.name;
   }
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // two GPU forward + backward passes from zeroed gradients give the same bits

@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,14 +21,15 @@
 #include "models/kernels/linear_attention.h"
 #include "tests/common/random_inputs.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db::cuda {
 namespace {
 
-#define SKIP_WITHOUT_GPU() \
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible"
-
 using test::relative_rms;
+using test::same_bits;
+using test::to_device;
+using test::to_host;
 using Buf = std::vector<float>;
 
 constexpr double kTolerance = 1e-5;
@@ -69,19 +69,6 @@ Data make_data(uint64_t seed, int T, int K, int V, bool gated, bool with_h0, boo
 struct Result {
   Buf o, ht, dq, dk, dv, dg, dh0;
 };
-
-DeviceBuffer<float> to_device(const Context& ctx, const Buf& host) {
-  DeviceBuffer<float> d(host.size());
-  upload(host.data(), d.data(), host.size(), ctx.stream());
-  return d;
-}
-
-Buf to_host(const Context& ctx, const DeviceBuffer<float>& device) {
-  Buf h(device.size());
-  download(device.data(), h.data(), h.size(), ctx.stream());
-  ctx.synchronize();
-  return h;
-}
 
 struct Wanted {
   bool ht = true, dg = true, dh0 = true;
@@ -291,16 +278,13 @@ TEST(GpuLinearAttentionGates, Deterministic) {
     const Result b = run_gpu(ctx, d, ws2);
     const Result c = run_gpu(ctx, d, ws1);
     for (const Result* r : {&b, &c}) {
-      auto same = [](const Buf& x, const Buf& y) {
-        return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-      };
-      EXPECT_TRUE(same(a.o, r->o)) << "o";
-      EXPECT_TRUE(same(a.ht, r->ht)) << "ht";
-      EXPECT_TRUE(same(a.dq, r->dq)) << "dq";
-      EXPECT_TRUE(same(a.dk, r->dk)) << "dk";
-      EXPECT_TRUE(same(a.dv, r->dv)) << "dv";
-      EXPECT_TRUE(same(a.dg, r->dg)) << "dg";
-      EXPECT_TRUE(same(a.dh0, r->dh0)) << "dh0";
+      EXPECT_TRUE(same_bits(a.o, r->o)) << "o";
+      EXPECT_TRUE(same_bits(a.ht, r->ht)) << "ht";
+      EXPECT_TRUE(same_bits(a.dq, r->dq)) << "dq";
+      EXPECT_TRUE(same_bits(a.dk, r->dk)) << "dk";
+      EXPECT_TRUE(same_bits(a.dv, r->dv)) << "dv";
+      EXPECT_TRUE(same_bits(a.dg, r->dg)) << "dg";
+      EXPECT_TRUE(same_bits(a.dh0, r->dh0)) << "dh0";
     }
   }
 }

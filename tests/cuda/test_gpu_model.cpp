@@ -29,9 +29,13 @@
 #include "models/cuda/step_graphs.h"
 #include "models/cuda/elementwise.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db::cuda {
 namespace {
+
+using test::to_device;
+using test::to_host;
 
 constexpr double kTolerance = 1e-5;
 // A forget gate's A_log and dt_bias gradients are each a sum over every token of dg_t g_t whose
@@ -124,14 +128,6 @@ Batch3 random_batch(uint64_t seed) {
   return b;
 }
 
-template <class T>
-std::vector<T> to_host(const T* device, size_t n, const Context& ctx) {
-  std::vector<T> v(n);
-  download(device, v.data(), n, ctx.stream());
-  ctx.synchronize();
-  return v;
-}
-
 struct GpuResult {
   double loss_sum = 0;
   std::vector<int32_t> argmax;
@@ -144,24 +140,22 @@ GpuResult run_gpu(Model& host, const Batch3& b, Precision precision = Precision:
   ctx.set_precision(precision);
   DeviceParams params(host.params(), ctx);
   GpuModel gpu(ctx, host, params);
-  DeviceBuffer<int32_t> tokens(b.tokens.size()), labelled(b.labelled.size()), targets(b.labelled.size());
-  upload(b.tokens.data(), tokens.data(), b.tokens.size(), ctx.stream());
-  upload(b.labelled.data(), labelled.data(), b.labelled.size(), ctx.stream());
-  upload(b.gathered_targets.data(), targets.data(), b.labelled.size(), ctx.stream());
+  auto tokens = to_device(ctx, b.tokens), labelled = to_device(ctx, b.labelled);
+  auto targets = to_device(ctx, b.gathered_targets);  // [M], one per labelled position
   const int M = static_cast<int>(b.labelled.size());
   gpu.forward_loss(tokens.data(), kB, kT, labelled.data(), targets.data(), M, true);
   gpu.backward();
   GpuResult r;
-  r.loss_sum = to_host(gpu.loss_sum(), 1, ctx)[0];
-  r.argmax = to_host(gpu.argmax(), M, ctx);
-  r.grads = to_host(params.grads(), params.size(), ctx);
+  r.loss_sum = to_host(ctx, gpu.loss_sum(), 1)[0];
+  r.argmax = to_host(ctx, gpu.argmax(), M);
+  r.grads = to_host(ctx, params.grads(), params.size());
   return r;
 }
 
 class GpuModelVsCpu : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(GpuModelVsCpu, LossArgmaxAndEveryGradientAgree) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   Model host(GetParam().config);
   host.initialize(11);
   const Batch3 b = random_batch(5);
@@ -182,7 +176,7 @@ TEST_P(GpuModelVsCpu, LossArgmaxAndEveryGradientAgree) {
 }
 
 TEST_P(GpuModelVsCpu, LogitsAtEveryPositionAgree) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   Model host(GetParam().config);
   host.initialize(12);
   const Batch3 b = random_batch(7);
@@ -192,15 +186,14 @@ TEST_P(GpuModelVsCpu, LogitsAtEveryPositionAgree) {
   Context ctx;
   DeviceParams params(host.params(), ctx);
   GpuModel gpu(ctx, host, params);
-  DeviceBuffer<int32_t> tokens(b.tokens.size());
+  auto tokens = to_device(ctx, b.tokens);
   DeviceBuffer<float> logits(cpu.size());
-  upload(b.tokens.data(), tokens.data(), b.tokens.size(), ctx.stream());
   gpu.forward_logits(tokens.data(), kB, kT, logits.data());
-  EXPECT_LE(test::relative_rms(to_host(logits.data(), cpu.size(), ctx), cpu), kTolerance);
+  EXPECT_LE(test::relative_rms(to_host(ctx, logits.data(), cpu.size()), cpu), kTolerance);
 }
 
 TEST_P(GpuModelVsCpu, SameBitsRunToRun) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   Model host(GetParam().config);
   host.initialize(11);
   const Batch3 b = random_batch(6);
@@ -243,7 +236,7 @@ std::pair<double, double> train_beside_the_cpu(const std::string& precision) {
 
 // fp32 on the GPU must stay as close as two CPU runs do: losses within 1%, weights within 1%
 TEST(GpuTraining, LossCurveTracksTheCpu) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   const auto [loss, weights] = train_beside_the_cpu("fp32");
   EXPECT_LE(loss, 1e-2);
   EXPECT_LE(weights, 1e-2);
@@ -256,7 +249,7 @@ TEST(GpuTraining, LossCurveTracksTheCpu) {
 // within 15% relative RMS. A broken bf16 product (a wrong layout or stride) would not stay on the
 // CPU's curve at all.
 TEST(GpuTraining, Bf16LossCurveStaysNearTheCpu) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   const auto [loss, weights] = train_beside_the_cpu("bf16");
   EXPECT_LE(loss, 0.15);
   EXPECT_LE(weights, 0.15);
@@ -269,7 +262,7 @@ TEST(GpuTraining, Bf16LossCurveStaysNearTheCpu) {
 class GpuBf16 : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(GpuBf16, OneStepMovesByBf16RoundingAndRepeatsBitForBit) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   Model host(GetParam().config);
   host.initialize(13);
   const Batch3 b = random_batch(9);
@@ -297,7 +290,7 @@ INSTANTIATE_TEST_SUITE_P(Models, GpuBf16, ::testing::ValuesIn(model_cases()),
 class GpuGraphReplay : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GpuGraphReplay, GivesTheEagerBits) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   const std::string precision = GetParam();
   ModelConfig config = base_config({"gated_deltanet", {{"num_heads", int64_t{2}}}});
   Model eager_model(config), graph_model(config);
@@ -336,7 +329,7 @@ INSTANTIATE_TEST_SUITE_P(Precisions, GpuGraphReplay, ::testing::Values("fp32", "
 // StepGraphs on its own: the first call runs eagerly, the second captures, the rest replay; a replay
 // reads what the host rewrote since; a buffer that grows is captured anew.
 TEST(StepGraphs, ReplaysReadFreshInputsAndRecaptureAfterAnAllocation) {
-  if (device_count() == 0) GTEST_SKIP() << "no CUDA device visible";
+  SKIP_WITHOUT_GPU();
   Context ctx;
   StepGraphs graphs(ctx);
   constexpr size_t n = 1000;
@@ -352,10 +345,7 @@ TEST(StepGraphs, ReplaysReadFreshInputsAndRecaptureAfterAnAllocation) {
   };
   for (int k = 0; k < 5; ++k) accumulate(k);
   EXPECT_EQ(graphs.replays(), 4);
-  std::vector<float> got(n);
-  download(sum.data(), got.data(), n, ctx.stream());
-  ctx.synchronize();
-  EXPECT_EQ(got, expected);
+  EXPECT_EQ(to_host(ctx, sum.data(), n), expected);
 
   // the sum moves to a new, larger allocation; a stale graph would keep adding into the freed one
   sum.resize(4 * n);
@@ -363,9 +353,7 @@ TEST(StepGraphs, ReplaysReadFreshInputsAndRecaptureAfterAnAllocation) {
   std::fill(expected.begin(), expected.end(), 0.f);
   for (int k = 0; k < 3; ++k) accumulate(k);
   EXPECT_EQ(graphs.replays(), 7);
-  download(sum.data(), got.data(), n, ctx.stream());
-  ctx.synchronize();
-  EXPECT_EQ(got, expected);
+  EXPECT_EQ(to_host(ctx, sum.data(), n), expected);
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 // each backward). The GPU path must also give the same bits on every run.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "models/cuda/gpu_module.h"
 #include "models/cuda/runtime.h"
 #include "tests/common/relative_rms.h"
+#include "tests/cuda/device_copies.h"
 
 namespace db::cuda {
 extern const GpuMixerEntry softmax_attention_gpu_mixer_entry;
@@ -24,6 +24,10 @@ extern const GpuMixerEntry softmax_attention_gpu_mixer_entry;
 
 namespace db {
 namespace {
+
+using test::same_bits;
+using test::to_device;
+using test::to_host;
 
 constexpr int kPasses = 2;
 
@@ -79,18 +83,14 @@ struct Twins {
     auto twin = cuda::softmax_attention_gpu_mixer_entry.create(ctx, c.D, Options::resolve(entry->options, c.overrides),
                                                                cuda::ParamScope(params, "attn"));
     const size_t n = x.size();
-    cuda::DeviceBuffer<float> x_d(n), dy_d(n), y_d(n), dx_d(n);
-    cuda::upload(x.data(), x_d.data(), n, ctx.stream());
-    cuda::upload(dy.data(), dy_d.data(), n, ctx.stream());
+    auto x_d = to_device(ctx, x), dy_d = to_device(ctx, dy);
+    cuda::DeviceBuffer<float> y_d(n), dx_d(n);
     for (int pass = 0; pass < kPasses; ++pass) {
       twin->forward(x_d.data(), y_d.data(), c.B, c.T);
       DB_CUDA_CHECK(cudaMemsetAsync(dx_d.data(), 0xff, dx_d.bytes(), ctx.stream()));  // NaN
       twin->backward(dy_d.data(), dx_d.data());
     }
-    Outputs out{std::vector<float>(n), std::vector<float>(n), {}};
-    cuda::download(y_d.data(), out.y.data(), n, ctx.stream());
-    cuda::download(dx_d.data(), out.dx.data(), n, ctx.stream());
-    ctx.synchronize();
+    Outputs out{to_host(ctx, y_d), to_host(ctx, dx_d), {}};
     params.download_grads(arena);
     out.grads.assign(arena.grad(), arena.grad() + arena.size());
     arena.zero_grad();
@@ -106,7 +106,7 @@ struct Twins {
 class GpuSoftmaxAttention : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GpuSoftmaxAttention, MatchesTheCpuMixer) {
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  SKIP_WITHOUT_GPU();
   Twins twins(GetParam());
   const Outputs cpu = twins.run_cpu();
   const Outputs gpu = twins.run_gpu();
@@ -133,12 +133,8 @@ const Case kCases[] = {
 INSTANTIATE_TEST_SUITE_P(Variants, GpuSoftmaxAttention, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 TEST(GpuSoftmaxAttentionDeterminism, SameBitsOnEveryRun) {
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  SKIP_WITHOUT_GPU();
   for (const Case& c : {kCases[3], kCases[4]}) {
     Twins twins(c);
     const Outputs first = twins.run_gpu();
