@@ -21,9 +21,11 @@ namespace db::cuda {
 
 class GpuLmHeadLoss {
  public:
-  // rows per block: at most kMaxRowBlock, and at most kMaxTileFloats / N so the tile stays bounded
-  static constexpr int kMaxRowBlock = 4096;
-  static constexpr long long kMaxTileFloats = 1LL << 25;  // 128 MiB of fp32 logits
+  // rows per block: at most kMaxRowBlock, and at most kMaxTileFloats / N so the tile stays bounded.
+  // Large, because cuBLAS runs the logits GEMM (K = D, small) faster on more rows: at D 128,
+  // N 8192 it reaches 35.8 TFLOP/s on 16384 rows against 33.0 on 4096 (bench_gpu_linear_layouts).
+  static constexpr int kMaxRowBlock = 16384;
+  static constexpr long long kMaxTileFloats = 1LL << 27;  // 512 MiB of fp32 logits
 
   // max_row_block below kMaxRowBlock forces smaller blocks (tests use it to cover several blocks)
   explicit GpuLmHeadLoss(const Context& ctx, int max_row_block = kMaxRowBlock);
