@@ -4,13 +4,19 @@
 # tokens/s and the ratios. Needs a CUDA build (build/bench_gpu_train_step) and a python3 with torch,
 # triton and fla importable (fla is a peer: fetched where it runs, never committed here).
 #   usage: scripts/bench-gpu-peer.sh [fla checkout, default: fla already importable]
-#   env:   BUILD (default build), PYTHON (default python3), MIN_TIME (Google Benchmark seconds, default 1)
+#   env:   BUILD (default build), PYTHON (default python3), MIN_TIME (Google Benchmark seconds, default 1),
+#          KEEP (a folder to keep both raw measurements in, ours.json and fla.txt; default: a temporary one)
 # fla runs in bf16 only: its bf16 figure is the yardstick of both of our precisions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${BUILD:-build}"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  out="$KEEP"
+  mkdir -p "$out"
+else
+  out="$(mktemp -d)"
+  trap 'rm -rf "$out"' EXIT
+fi
 if [ -n "${1:-}" ]; then export PYTHONPATH="$1${PYTHONPATH:+:$PYTHONPATH}"; fi
 nvidia-smi -L
 echo "== deltabench"
