@@ -173,13 +173,10 @@ __device__ __forceinline__ double warp_sum_double(double v) {
 }
 
 // one block: thread t sums rows t, t + blockDim, ... in order, then a fixed tree over the threads
-__global__ void __launch_bounds__(kRowThreads) sum_losses(const double* __restrict__ row_loss, long long M,
-                                                          double* __restrict__ total) {
+__global__ void __launch_bounds__(kRowThreads) sum_losses(const double* row_loss, long long M, double* total) {
   __shared__ double shared[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   double s = 0.0;
-  // unrolled so that a thread's loads are in flight together; the additions keep their order
-#pragma unroll 16
   for (long long i = threadIdx.x; i < M; i += blockDim.x) s += row_loss[i];
   s = warp_sum_double(s);
   if (lane == 0) shared[warp] = s;
