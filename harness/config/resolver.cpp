@@ -227,7 +227,7 @@ ResolvedConfig resolve_run(const ConfigTree& tree, uint64_t seed, const std::str
     run_check(tree, "train", [] { require_cuda_build(); });
     for (size_t i = 0; i < c.mixers.size(); ++i)
       run_check(tree, mixer_list ? fmt::format("model.mixers.{}", i) : "model.mixer",
-                [&] { require_gpu_mixer(c.mixers[i].name); });
+                [&] { require_gpu_mixer(c.mixers[i].name, c.mixers[i].options); });
   }
 
   std::map<std::string, std::string> flat;

@@ -48,6 +48,15 @@ void require_gpu_mixer(const std::string& mixer) {
 #endif
 }
 
+void require_gpu_mixer(const std::string& mixer, const OptionOverrides& given) {
+  require_gpu_mixer(mixer);
+#ifdef DELTABENCH_HAVE_CUDA
+  if (const auto* entry = cuda::find_gpu_mixer(mixer); entry->check) entry->check(given);
+#else
+  (void)given;
+#endif
+}
+
 int visible_gpu_count() {
 #ifdef DELTABENCH_HAVE_CUDA
   return cuda::device_count();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/options.h"
+#include "models/core/registry.h"
 
 namespace db {
 
@@ -20,6 +21,8 @@ void require_cuda_build();
 bool has_gpu_mixer(const std::string& mixer);
 // throws ConfigError("name", ...) naming a mixer that has no CUDA half
 void require_gpu_mixer(const std::string& mixer);
+// the same, then the CUDA half's own limits on the mixer's options as given (ConfigError naming the key)
+void require_gpu_mixer(const std::string& mixer, const OptionOverrides& given);
 // GPUs visible to this process (0 in a build without CUDA)
 int visible_gpu_count();
 // throws std::runtime_error when GPU `gpu` is not visible (checked as a cuda run starts)

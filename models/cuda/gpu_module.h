@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/options.h"
+#include "models/core/registry.h"
 #include "models/cuda/device_params.h"
 #include "models/cuda/runtime.h"
 
@@ -40,6 +41,10 @@ struct GpuMixerEntry {
   std::function<std::unique_ptr<GpuModule>(const Context& ctx, int d_model, const Options& options,
                                            const ParamScope& params)>
       create;
+  // the GPU half's own limits on the mixer's options as the experiment gives them (model.mixer
+  // without its name), beyond the CPU mixer's: throws ConfigError naming the key. Asked when a
+  // config is read, so it needs no GPU. Empty: no limits of its own.
+  std::function<void(const OptionOverrides& given)> check;
 };
 
 const std::vector<const GpuMixerEntry*>& gpu_mixer_registry();

@@ -338,6 +338,25 @@ train: {epochs: 1, device: cuda}
   }
 }
 
+// the GPU's short convolution takes at most kMaxShortConvTaps taps: a wider one on device: cuda is
+// refused at its key when the file is read, not when the run starts
+TEST(ExperimentValidation, AShortConvWiderThanTheGpuTakesIsRefusedAtItsKeyOnCuda) {
+  if (!cuda_backend_built()) GTEST_SKIP() << "a build without the CUDA backend refuses device: cuda itself";
+  const auto with = [](int conv_size, const char* device) {
+    return fmt::format("task: {{name: mqar}}\nmodel:\n  mixer: {{name: deltanet, use_short_conv: true, "
+                       "conv_size: {}}}\ntrain: {{epochs: 1, device: {}}}\n",
+                       conv_size, device);
+  };
+  // the real mixers (the fake catalog's deltanet has no conv_size)
+  const auto expand_real = [](const std::string& text) {
+    return expand_experiment(parse_experiment(text, "x.yaml"), {}, registry_catalog());
+  };
+  expect_experiment_error([&] { expand_real(with(9, "cuda")); }, "x.yaml:3", "model.mixer.conv_size",
+                          "conv_size 9 is above the 8 taps");
+  EXPECT_EQ(expand_real(with(8, "cuda")).runs.size(), 1u);
+  EXPECT_EQ(expand_real(with(9, "cpu")).runs.size(), 1u);  // the CPU's convolution takes any width
+}
+
 TEST(ExperimentValidation, UnknownDeviceIsRefused) {
   expect_experiment_error([] { expand("task: {name: recall}\nmodel: {mixer: {name: deltanet}}\ntrain: {epochs: 1, device: tpu}\n"); },
                           "x.yaml:3", "train.device", "tpu");

@@ -1,9 +1,21 @@
 // gpu_recurrences.cpp: the recurrences of the GPU projected-recurrence layer (see the header).
 #include "models/mixers/cuda/gpu_recurrences.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
+#include "common/options.h"
+#include "models/layers/cuda/short_conv.h"
+
 namespace db::cuda {
+
+void check_gpu_settings(const ProjectedRecurrenceLayer::Settings& settings) {
+  if (settings.short_conv && settings.conv_size > kMaxShortConvTaps)
+    throw ConfigError("conv_size", fmt::format("conv_size {} is above the {} taps the GPU's short convolution takes; "
+                                               "use a smaller conv_size or train it with device: cpu",
+                                               settings.conv_size, kMaxShortConvTaps));
+}
 
 void GpuDeltaRuleLayer::recurrence_forward(const Sequences& s) {
   GpuDeltaRuleInputs in;

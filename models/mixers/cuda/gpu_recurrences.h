@@ -38,6 +38,9 @@ class GpuAdditiveRecurrenceLayer : public GpuProjectedRecurrenceLayer {
   GpuLinearAttentionWorkspace ws_;
 };
 
+// the GPU layer's limit on the settings: a short convolution of at most kMaxShortConvTaps taps
+void check_gpu_settings(const ProjectedRecurrenceLayer::Settings& settings);
+
 // The CUDA half of a mixer built on ProjectedRecurrenceLayer: the settings CpuMixer's declaration reads
 // from the resolved options, on the GPU layer Layer (one of the two above).
 template <class CpuMixer, class Layer>
@@ -46,6 +49,11 @@ GpuMixerEntry projected_recurrence_gpu_entry(std::string name) {
           [](const Context& ctx, int d_model, const Options& options, const ParamScope& params) -> std::unique_ptr<GpuModule> {
             return std::make_unique<Layer>(ctx, d_model, ProjectedRecurrenceLayer::settings_from(options, CpuMixer::declaration()),
                                            params);
+          },
+          [](const OptionOverrides& given) {
+            const auto declaration = CpuMixer::declaration();
+            const Options options = Options::resolve(ProjectedRecurrenceLayer::option_specs(declaration), given);
+            check_gpu_settings(ProjectedRecurrenceLayer::settings_from(options, declaration));
           }};
 }
 

@@ -180,6 +180,7 @@ const GpuMixerEntry softmax_attention_gpu_mixer_entry{
     [](const Context& ctx, int d_model, const Options& options, const ParamScope& params) {
       return std::make_unique<GpuSoftmaxAttention>(ctx, d_model, options, params);
     },
+    {},  // no limits beyond the CPU mixer's
 };
 
 }  // namespace db::cuda
