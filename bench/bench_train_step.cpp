@@ -15,6 +15,7 @@
 
 #include <chrono>
 
+#include "bench/bench_main.h"
 #include "common/rng.h"
 #include "bench/model_flops.h"
 #include "models/backbones/model.h"
@@ -136,11 +137,4 @@ void register_benchmarks() {
 }  // namespace
 }  // namespace db
 
-int main(int argc, char** argv) {
-  db::register_benchmarks();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return db::bench::run_benchmarks(argc, argv, db::register_benchmarks); }

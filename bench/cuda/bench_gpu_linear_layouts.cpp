@@ -13,6 +13,7 @@
 
 #include <cstdio>
 
+#include "bench/bench_main.h"
 #include "models/cuda/blas.h"
 #include "models/cuda/runtime.h"
 
@@ -64,10 +65,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_gpu_linear_layouts: no CUDA device visible\n");
     return 0;
   }
-  db::register_benchmarks();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return db::bench::run_benchmarks(argc, argv, db::register_benchmarks);
 }

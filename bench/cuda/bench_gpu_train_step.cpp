@@ -14,6 +14,7 @@
 
 #include <chrono>
 
+#include "bench/bench_main.h"
 #include "bench/model_flops.h"
 #include "common/rng.h"
 #include "harness/train/training_backend.h"
@@ -146,10 +147,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_gpu_train_step: no CUDA device visible\n");
     return 0;
   }
-  db::register_benchmarks();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return db::bench::run_benchmarks(argc, argv, db::register_benchmarks);
 }
