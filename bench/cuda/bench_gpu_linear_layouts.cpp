@@ -2,8 +2,8 @@
 // parameters are stored and from a transposed copy Wt [in,out], at the shapes of the MQAR
 // reference step (B 64, T 256: 16384 rows; d 128). cuBLAS picks its kernel by operand layout and
 // shape, so this measures whether transposed weight copies, or larger LM head blocks, make the
-// fp32 step's GEMMs faster (results/README.md, "fp32 step": the layouts run within 10% of each
-// other; the head's logits GEMM gains 8% from 4096 to 16384 rows, GpuLmHeadLoss::kMaxRowBlock).
+// fp32 step's GEMMs faster (results/README.md, "The fp32 step beside fla": the layouts run within
+// 12% of each other; the head's logits GEMM gains 8% from 4096 to 16384 rows, GpuLmHeadLoss::kMaxRowBlock).
 //
 // Linear/<layout>/rows:R/in:I/out:O, layout W (x W^T, cuBLAS "TN") or Wt (x Wt, cuBLAS "NN").
 // Shapes: the LM head's logits over blocks of 4096 to 16384 rows (128 -> 8192), the q/k/v/o
