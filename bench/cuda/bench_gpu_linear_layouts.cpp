@@ -11,9 +11,7 @@
 // Reported: GFLOP/s (2 rows in out per product).
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-
-#include "bench/bench_main.h"
+#include "bench/cuda/gpu_bench_main.h"
 #include "models/cuda/blas.h"
 #include "models/cuda/runtime.h"
 
@@ -60,10 +58,4 @@ void register_benchmarks() {
 }  // namespace
 }  // namespace db
 
-int main(int argc, char** argv) {
-  if (db::cuda::device_count() == 0) {
-    std::fprintf(stderr, "bench_gpu_linear_layouts: no CUDA device visible\n");
-    return 0;
-  }
-  return db::bench::run_benchmarks(argc, argv, db::register_benchmarks);
-}
+int main(int argc, char** argv) { return db::bench::run_gpu_benchmarks(argc, argv, db::register_benchmarks); }

@@ -14,7 +14,7 @@
 
 #include <chrono>
 
-#include "bench/bench_main.h"
+#include "bench/cuda/gpu_bench_main.h"
 #include "bench/model_flops.h"
 #include "common/rng.h"
 #include "harness/train/training_backend.h"
@@ -142,10 +142,4 @@ void register_benchmarks() {
 }  // namespace
 }  // namespace db
 
-int main(int argc, char** argv) {
-  if (db::cuda::device_count() == 0) {
-    std::fprintf(stderr, "bench_gpu_train_step: no CUDA device visible\n");
-    return 0;
-  }
-  return db::bench::run_benchmarks(argc, argv, db::register_benchmarks);
-}
+int main(int argc, char** argv) { return db::bench::run_gpu_benchmarks(argc, argv, db::register_benchmarks); }
